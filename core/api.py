@@ -1,0 +1,30 @@
+"""The one module plugins import: the hook marker, contribution types and errors.
+
+Everything here is the versioned plugin API (``PLUGIN_API_VERSION``); a plugin's
+manifest declares the range of it that it supports, e.g. ``api_version = ">=1.0,<2"``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from . import PLUGIN_API_VERSION
+from .bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
+                  ReadingsIngested)
+from .contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, Reading, RouteSpec,
+                            Severity, SourceSpec, ThresholdRule)
+from .errors import ConfigError, PluginError, TwinboardError
+from .panel_context import PanelContext
+from .runtime import SourceContext
+from .store import LatestValue, Store
+
+#: Decorate your hook implementations with this.
+hookimpl = pluggy.HookimplMarker("twinboard")
+
+__all__ = [
+    "PLUGIN_API_VERSION", "hookimpl",
+    "AlertAcknowledged", "AlertClosed", "AlertRaised", "Bus", "Event", "PluginStateChanged",
+    "ReadingsIngested", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec", "Reading",
+    "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
+    "TwinboardError", "PanelContext", "SourceContext", "LatestValue", "Store",
+]

@@ -1,0 +1,180 @@
+"""What plugins contribute: declarative, frozen descriptions the host composes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .panel_context import PanelContext
+    from .runtime import SourceContext
+
+
+class Severity(IntEnum):
+    """National warning levels: I (red, most severe) to IV (blue)."""
+
+    I = 1  # noqa: E741 - the standard's own name
+    II = 2
+    III = 3
+    IV = 4
+
+    @property
+    def color(self) -> str:
+        """The warning colour, identical in every plugin."""
+        return SEVERITY_COLORS[self]
+
+
+SEVERITY_COLORS = {Severity.I: "#e8363b", Severity.II: "#f5852a",
+                   Severity.III: "#f6d33c", Severity.IV: "#2f8cf2"}
+
+
+@dataclass(frozen=True)
+class EntityKind:
+    """A kind of twin entity (tank, camera, shelter...) with its map style."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    color: str = "#4cc3ff"
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One value of one metric of one entity at one time (epoch seconds, UTC)."""
+
+    entity_id: str
+    metric: str
+    ts: float
+    value: float
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A panel a plugin offers; dashboards place it by ``id`` ("plugin.panel").
+
+    ``render(ctx)`` returns a Dash component; it runs on the server at the panel's
+    refresh cadence. ``sources`` names the plugin's sources whose data it shows,
+    so the host can tell how fresh the panel is.
+    """
+
+    id: str
+    title_zh: str
+    title_en: str
+    render: Callable[[PanelContext], Any]
+    sources: Sequence[str] = ()
+    refresh_s: float = 5.0
+    default_options: dict[str, Any] = field(default_factory=dict)
+    stale_after_s: float | None = None
+    #: clientside kind: "html" (server-rendered children) or "deck" (a pydeck JSON spec)
+    kind: str = "html"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A background source of readings, run by the host's supervisor.
+
+    Give ``poll`` (called every ``interval_s`` seconds, returns readings) or ``run``
+    (a long-running loop that calls ``ctx.ingest`` and ``ctx.heartbeat`` and
+    returns when ``ctx.stopping`` is set). Exceptions restart it with back-off.
+    """
+
+    name: str
+    interval_s: float = 1.0
+    poll: Callable[[SourceContext], Iterable[Reading] | None] | None = None
+    run: Callable[[SourceContext], None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.poll is None) == (self.run is None):
+            raise ValueError(f"source {self.name!r}: give exactly one of poll= or run=")
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    """An alert a rule wants raised; the host de-duplicates it per (rule, entity)."""
+
+    rule_id: str
+    entity_id: str
+    severity: Severity
+    title: str
+    message: str = ""
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """Declarative alert rule: a metric above (or below) limits raises an alert.
+
+    ``limits`` maps a severity to its limit, e.g. {Severity.III: 50, Severity.II: 80}.
+    The most severe limit crossed wins; a value back inside ``clear_ratio`` of the
+    lowest limit clears the alert.
+    """
+
+    id: str
+    metric: str
+    limits: dict[Severity, float]
+    title_zh: str
+    title_en: str
+    below: bool = False
+    entity_prefix: str = ""
+    clear_ratio: float = 0.95
+
+    def evaluate(self, readings: Sequence[Reading]) -> list[AlertDraft]:
+        """Alerts for the readings of this rule's metric that cross a limit."""
+        out: list[AlertDraft] = []
+        ordered = sorted(self.limits.items(), key=lambda kv: kv[0])  # I first
+        for r in readings:
+            if r.metric != self.metric or not r.entity_id.startswith(self.entity_prefix):
+                continue
+            for sev, limit in ordered:
+                crossed = r.value <= limit if self.below else r.value >= limit
+                if crossed:
+                    out.append(AlertDraft(self.id, r.entity_id, sev, self.title_zh,
+                                          f"{r.metric}={r.value:g}{r.unit} (limit {limit:g})", r.value))
+                    break
+        return out
+
+    def clears(self, reading: Reading) -> bool:
+        """True when ``reading`` is back inside the safe band."""
+        lowest = min(self.limits.values()) if not self.below else max(self.limits.values())
+        if self.below:
+            return reading.value > lowest / self.clear_ratio
+        return reading.value < lowest * self.clear_ratio
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A Flask route a plugin adds, mounted under ``/plugins/<plugin>/``."""
+
+    rule: str
+    view_func: Callable[..., Any]
+    methods: Sequence[str] = ("GET",)
+    endpoint: str | None = None
+
+
+@dataclass
+class Heartbeat:
+    """A source's liveness: last beat, last data, last error; shared with panels."""
+
+    last_beat: float | None = None
+    last_data: float | None = None
+    last_error: str | None = None
+    restarts: int = 0
+    running: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def beat(self, *, data: bool = False) -> None:
+        now = time.time()
+        with self._lock:
+            self.last_beat = now
+            if data:
+                self.last_data = now
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"last_heartbeat": self.last_beat, "last_data": self.last_data,
+                "last_error": self.last_error, "restarts": self.restarts, "running": self.running}

@@ -1,0 +1,162 @@
+"""Dashboards and playlists as code: config/dashboards/*.yaml and config/playlists.yaml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .errors import ConfigError
+from .manifest import LocalizedText
+from .yamlfile import load_yaml
+
+_UID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class Canvas(BaseModel):
+    """The fixed design size; the browser scales it uniformly to the screen."""
+
+    model_config = ConfigDict(extra="forbid")
+    width: int = Field(1920, ge=320, le=15360)
+    height: int = Field(1080, ge=240, le=8640)
+
+
+class PanelPlacement(BaseModel):
+    """One panel on the canvas: which plugin panel, where, with which options and cadence."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    panel: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$", description="'<plugin>.<panel>'")
+    title: LocalizedText | None = None
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    w: int = Field(gt=0)
+    h: int = Field(gt=0)
+    refresh_s: float | None = Field(None, ge=0.5, le=3600)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def plugin(self) -> str:
+        return self.panel.split(".", 1)[0]
+
+
+class Dashboard(BaseModel):
+    """A dashboard: stable uid, zh/en title, canvas, theme and placed panels."""
+
+    model_config = ConfigDict(extra="forbid")
+    uid: str
+    title: LocalizedText
+    subtitle: LocalizedText | None = None
+    canvas: Canvas = Field(default_factory=Canvas)
+    theme: str = Field("dark", pattern=r"^(dark|light)$")
+    refresh_s: float = Field(5.0, ge=0.5, le=3600)
+    stale_after_s: float = Field(30.0, ge=1)
+    panels: list[PanelPlacement] = Field(default_factory=list)
+
+    @field_validator("uid")
+    @classmethod
+    def _uid(cls, v: str) -> str:
+        if not _UID_RE.match(v):
+            raise ValueError("uid must be lower-case letters, digits, '-' or '_' (it appears in URLs)")
+        return v
+
+    @model_validator(mode="after")
+    def _placement(self) -> Dashboard:
+        seen: set[str] = set()
+        for i, p in enumerate(self.panels):
+            if p.key in seen:
+                raise _PanelError(i, "key", f"duplicate panel key {p.key!r}")
+            seen.add(p.key)
+            if p.x + p.w > self.canvas.width:
+                raise _PanelError(i, "w", f"panel {p.key!r} ends at x={p.x + p.w}, "
+                                          f"past the canvas width {self.canvas.width}")
+            if p.y + p.h > self.canvas.height:
+                raise _PanelError(i, "h", f"panel {p.key!r} ends at y={p.y + p.h}, "
+                                          f"past the canvas height {self.canvas.height}")
+        return self
+
+    def placement(self, key: str) -> PanelPlacement | None:
+        return next((p for p in self.panels if p.key == key), None)
+
+
+class _PanelError(ValueError):
+    def __init__(self, index: int, field: str, message: str) -> None:
+        self.index, self.field = index, field
+        super().__init__(message)
+
+
+class PlaylistItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dashboard: str
+    seconds: float = Field(60, ge=5, le=86400)
+
+
+class Playlist(BaseModel):
+    """Dashboards a wall rotates through in routine mode."""
+
+    model_config = ConfigDict(extra="forbid")
+    uid: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: LocalizedText
+    items: list[PlaylistItem] = Field(min_length=1)
+
+
+class Playlists(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    playlists: list[Playlist] = Field(default_factory=list)
+
+
+def load_dashboard(path: Path) -> Dashboard:
+    """Read and validate one dashboard file; ConfigError names file, line and field."""
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError("a dashboard file must be a YAML mapping", file=str(path), line=1)
+    try:
+        return doc.validate(Dashboard)
+    except ConfigError as exc:
+        cause = exc.__cause__
+        inner = _panel_error(cause)
+        if inner is not None:
+            loc = ["panels", inner.index, inner.field]
+            raise ConfigError(str(inner), file=str(path), line=doc.line_of(loc),
+                              field=f"panels.{inner.index}.{inner.field}") from exc
+        raise
+
+
+def _panel_error(exc: BaseException | None) -> _PanelError | None:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return None
+    for err in errors():
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _PanelError):
+            return ctx_err
+    return None
+
+
+def load_dashboards(folder: Path) -> dict[str, tuple[Dashboard, Path]]:
+    """Every ``*.yaml`` in ``folder`` by uid; a duplicate uid is an error naming both files."""
+    out: dict[str, tuple[Dashboard, Path]] = {}
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        dash = load_dashboard(path)
+        if dash.uid in out:
+            raise ConfigError(f"uid {dash.uid!r} is already used by {out[dash.uid][1]}",
+                              file=str(path), field="uid", line=load_yaml(path).line_of(["uid"]))
+        out[dash.uid] = (dash, path)
+    return out
+
+
+def load_playlists(path: Path, dashboards: dict[str, Any]) -> dict[str, Playlist]:
+    """Playlists by uid; each item must name a known dashboard."""
+    if not path.exists():
+        return {}
+    doc = load_yaml(path)
+    pls = doc.validate(Playlists, doc.data or {})
+    for i, pl in enumerate(pls.playlists):
+        for j, item in enumerate(pl.items):
+            if item.dashboard not in dashboards:
+                loc = ["playlists", i, "items", j, "dashboard"]
+                raise ConfigError(f"unknown dashboard {item.dashboard!r} (known: {', '.join(sorted(dashboards))})",
+                                  file=str(path), line=doc.line_of(loc), field=".".join(map(str, loc)))
+    return {pl.uid: pl for pl in pls.playlists}

@@ -1,0 +1,136 @@
+"""Every hook a twinboard plugin may implement: the vendors' reference.
+
+The host calls each hook with keyword arguments, once per plugin, and passes the
+calling plugin its own validated settings; an implementation declares only the
+arguments it needs (pluggy matches them by name). ``register_*`` hooks collect
+contributions, ``on_*`` hooks notify, ``resolve_*`` hooks stop at the first
+non-None answer. docs/plugins.md documents each hook with an example; a test
+fails when a hook here is missing there or has no test named after it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import BaseModel
+
+    from .bus import Bus, Event
+    from .contributions import EntityKind, PanelSpec, RouteSpec, SourceSpec, ThresholdRule
+    from .store import Store
+
+PROJECT = "twinboard"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@hookspec
+def register_settings_model() -> type[BaseModel] | None:
+    """Return the pydantic model of this plugin's settings, or None.
+
+    The host validates the plugin's settings (manifest ``[settings]`` defaults,
+    then ``config/default.yaml`` ``plugins.<name>.settings``, then what a park
+    manager saved in /admin) against it and passes the resulting instance as
+    ``settings`` to the other hooks. Its JSON schema drives the /admin form.
+    """
+
+
+@hookspec
+def register_entity_kinds() -> list[EntityKind]:
+    """Return the kinds of twin entity this plugin introduces (name, zh/en title, colour).
+
+    Kinds are shared: a later plugin may place entities of a kind another plugin
+    declared. A name already declared by another plugin is ignored with a warning.
+    """
+
+
+@hookspec
+def register_twin_models(settings: Any) -> list[Path]:
+    """Return twin-definition files (YAML or GeoJSON) to load into the store.
+
+    Loading is idempotent (upsert by entity id), so the same files load on every
+    start; entities carry the plugin's name so /admin can show where they came from.
+    """
+
+
+@hookspec
+def register_panels(settings: Any) -> list[PanelSpec]:
+    """Return the panels this plugin offers to dashboards.
+
+    Each ``PanelSpec.id`` must start with ``"<plugin>."``; dashboards reference it.
+    ``render(ctx)`` runs on the server at the panel's refresh cadence and returns a
+    Dash component (or, for ``kind="deck"``, a ``pydeck.Deck``). An exception in
+    ``render`` shows an error card on that panel only.
+    """
+
+
+@hookspec
+def register_sources(settings: Any) -> list[SourceSpec]:
+    """Return background sources (simulators, MQTT, cameras) for the runtime.
+
+    The supervisor runs each in its own thread while the plugin is enabled,
+    records heartbeats and the time of the last data, restarts it with
+    exponential back-off when it raises, and stops it on disable or shutdown.
+    """
+
+
+@hookspec
+def register_alert_rules(settings: Any) -> list[ThresholdRule]:
+    """Return alert rules evaluated on every batch of ingested readings.
+
+    A rule is any object with ``id`` and ``evaluate(readings) -> list[AlertDraft]``
+    (optionally ``clears(reading) -> bool``); ``ThresholdRule`` is the declarative
+    one. The host keeps one open alert per (rule, entity) and publishes
+    ``AlertRaised`` on the bus.
+    """
+
+
+@hookspec
+def register_routes(settings: Any) -> list[RouteSpec]:
+    """Return Flask routes, mounted under ``/plugins/<plugin>/`` on the host's server.
+
+    Use them for downloads, webhooks or JSON APIs a plugin needs. They are only
+    served while the plugin is enabled (404 otherwise).
+    """
+
+
+@hookspec
+def register_translations() -> Path | None:
+    """Return the folder of this plugin's gettext catalogs (``<locale>/LC_MESSAGES/*.po``).
+
+    Strings the plugin passes through ``ctx.gettext`` are looked up in its own
+    catalog first, then the host's.
+    """
+
+
+@hookspec
+def on_startup(store: Store, bus: Bus, settings: Any) -> None:
+    """Called once after the store is ready and before sources start.
+
+    Use it to seed data or subscribe to the bus; raising marks the plugin failed.
+    """
+
+
+@hookspec
+def on_event(event: Event, store: Store) -> None:
+    """Called for every event on the host's bus (readings ingested, alerts, plugin state).
+
+    Runs on the publishing thread: keep it short, hand heavy work to a source.
+    An exception is contained and recorded against the plugin.
+    """
+
+
+@hookspec
+def on_shutdown() -> None:
+    """Called once when the host stops, after the plugin's sources have stopped."""
+
+
+@hookspec(firstresult=True)
+def resolve_entity_style(entity: dict[str, Any], state: str) -> dict[str, Any] | None:
+    """Return the map style (``color`` as [r,g,b,a], ``radius``, ``label``) of an entity, or None.
+
+    ``state`` is "normal" or the severity name of its worst open alert ("I".."IV").
+    The first plugin to answer wins; the host falls back to the kind's colour.
+    """

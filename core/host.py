@@ -1,0 +1,224 @@
+"""The running host: settings, store, bus, plugins and their contributions, runtime, alerting."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import PLUGIN_API_VERSION, __version__
+from .alerting import AlertEngine
+from .bus import Bus, Event, PluginStateChanged, ReadingsIngested
+from .contributions import EntityKind, PanelSpec, Reading, RouteSpec
+from .i18n import Translator
+from .manifest import Manifest
+from .plugin_manager import PluginManager, PluginStatus, build_plugin_manager
+from .runtime import Runtime
+from .settings import Settings
+from .store import Store, open_store
+from .twin_loader import load_twin_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Contributions:
+    """What one enabled plugin contributes, collected through its register_* hooks."""
+
+    panels: dict[str, PanelSpec] = field(default_factory=dict)
+    routes: list[RouteSpec] = field(default_factory=list)
+    entity_kinds: list[EntityKind] = field(default_factory=list)
+
+
+class Host:
+    """One per process. ``start()`` loads plugins and starts sources; ``stop()`` undoes it."""
+
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 extra_plugins: Iterable[tuple[Any, Manifest]] = ()) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings.url)
+        self.bus = Bus(on_error=self._subscriber_failed)
+        self.translator = Translator()
+        self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
+        self.runtime = Runtime(self.ingest, on_failure=self._source_failed)
+        self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
+        self.contributions: dict[str, Contributions] = {}
+        self._lock = threading.RLock()
+        self.started = False
+        self.bus.subscribe(Event, self._dispatch_on_event)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Host:
+        """Apply stored enable flags, collect contributions, load twins, call on_startup, start sources."""
+        for name, record in self.plugins.records.items():
+            if not record.loaded or record.status != PluginStatus.ENABLED:
+                continue
+            if not self._wanted_enabled(name):
+                record.status = PluginStatus.DISABLED
+                continue
+            self._activate(name, start_sources=False)
+        for name in self.plugins.names(PluginStatus.ENABLED):
+            self.plugins.call(name, "on_startup", store=self.store, bus=self.bus,
+                              settings=self.plugins.records[name].settings)
+        if self.settings.run_sources:
+            for name in self.plugins.names(PluginStatus.ENABLED):
+                self._start_sources(name)
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop sources, then tell plugins; safe to call twice."""
+        self.runtime.stop_all()
+        if self.started:
+            for name in self.plugins.names(PluginStatus.ENABLED):
+                self.plugins.call(name, "on_shutdown")
+        self.started = False
+
+    def _wanted_enabled(self, name: str) -> bool:
+        row = self.store.plugin_state(name)
+        if row is not None:
+            return row.enabled
+        cfg = self.settings.plugins.get(name)
+        return cfg.enabled if cfg else True
+
+    def _settings_for(self, name: str) -> Any:
+        record = self.plugins.records[name]
+        model = self.plugins.call(name, "register_settings_model")
+        record.settings_model = model
+        merged: dict[str, Any] = dict(record.manifest.settings if record.manifest else {})
+        cfg = self.settings.plugins.get(name)
+        if cfg:
+            merged.update(cfg.settings)
+        row = self.store.plugin_state(name)
+        if row is not None:
+            merged.update(row.settings or {})
+        if model is None:
+            return merged
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"register_settings_model must return a pydantic model class, got {model!r}")
+        try:
+            return model.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            fld = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"settings field '{fld}': {err['msg']}") from exc
+
+    def _activate(self, name: str, *, start_sources: bool) -> None:
+        """Collect one plugin's contributions; any failure marks it failed and keeps the rest."""
+        record = self.plugins.records[name]
+        try:
+            record.settings = self._settings_for(name)
+        except (TypeError, ValueError) as exc:
+            self.plugins.fail(name, f"settings invalid: {exc}", None)
+            return
+        settings = record.settings
+        contrib = Contributions()
+        if record.status == PluginStatus.FAILED:
+            return
+        for spec in self.plugins.call(name, "register_panels", settings=settings) or []:
+            if not spec.id.startswith(name + "."):
+                self.plugins.fail(name, f"panel id {spec.id!r} must start with '{name}.'", None)
+                return
+            contrib.panels[spec.id] = spec
+        contrib.routes = list(self.plugins.call(name, "register_routes", settings=settings) or [])
+        contrib.entity_kinds = list(self.plugins.call(name, "register_entity_kinds") or [])
+        locale_dir = self.plugins.call(name, "register_translations")
+        if locale_dir:
+            self.translator.add_domain(name, Path(locale_dir))
+        files = self.plugins.call(name, "register_twin_models", settings=settings) or []
+        try:
+            load_twin_files(self.store, [Path(f) for f in files], plugin=name)
+            self.alerting.set_rules(name, self.plugins.call(name, "register_alert_rules", settings=settings) or [])
+        except Exception as exc:  # noqa: BLE001 - a plugin's bad twin file or rule is its failure
+            import traceback
+            self.plugins.fail(name, f"{exc.__class__.__name__}: {exc}", traceback.format_exc())
+        if record.status == PluginStatus.FAILED:
+            return
+        record.status = PluginStatus.ENABLED
+        self.contributions[name] = contrib
+        if start_sources and self.settings.run_sources:
+            self._start_sources(name)
+
+    def _start_sources(self, name: str) -> None:
+        record = self.plugins.records[name]
+        specs = self.plugins.call(name, "register_sources", settings=record.settings) or []
+        if record.status == PluginStatus.ENABLED:
+            self.runtime.start_plugin(name, specs, record.settings)
+
+    def set_enabled(self, name: str, enabled: bool, actor: str = "system") -> PluginStatus:
+        """Enable or disable a plugin at run time: stored, audited, sources started/stopped, panels shown/dropped."""
+        with self._lock:
+            record = self.plugins.records.get(name)
+            if record is None:
+                raise KeyError(f"no plugin named {name!r}")
+            if not record.loaded:
+                raise ValueError(f"plugin {name!r} is {record.status.value}: {record.error}")
+            if enabled and record.status == PluginStatus.FAILED:
+                # A manager re-enabling a failed plugin retries it from a clean slate.
+                self.runtime.stop_plugin(name)
+                record.status, record.error, record.traceback = PluginStatus.DISABLED, None, None
+            self.store.set_plugin_enabled(name, enabled, actor)
+            if enabled and record.status != PluginStatus.ENABLED:
+                self._activate(name, start_sources=True)
+                if record.status == PluginStatus.ENABLED:
+                    self.plugins.call(name, "on_startup", store=self.store, bus=self.bus, settings=record.settings)
+            elif not enabled and record.status == PluginStatus.ENABLED:
+                self.runtime.stop_plugin(name)
+                self.alerting.drop_rules(name)
+                self.contributions.pop(name, None)
+                record.status = PluginStatus.DISABLED
+            self.bus.publish(PluginStateChanged(plugin=name, state=record.status.value, error=record.error))
+            return record.status
+
+    # -- data path ---------------------------------------------------------------------------
+    def ingest(self, plugin: str, source: str, readings: Sequence[Reading]) -> int:
+        """Store a batch, publish ReadingsIngested, evaluate alert rules."""
+        n = self.store.ingest(readings)
+        if readings:
+            self.bus.publish(ReadingsIngested(plugin=plugin, source=source, count=len(readings),
+                                              entity_ids=tuple(sorted({r.entity_id for r in readings}))))
+            self.alerting.evaluate(readings)
+        return n
+
+    # -- look-ups -----------------------------------------------------------------------------
+    def panel(self, panel_id: str) -> tuple[str, PanelSpec | None]:
+        """(plugin, spec) for a panel id; spec is None when the plugin is not enabled or lacks it."""
+        plugin = panel_id.split(".", 1)[0]
+        contrib = self.contributions.get(plugin)
+        return plugin, (contrib.panels.get(panel_id) if contrib else None)
+
+    def all_panels(self) -> dict[str, PanelSpec]:
+        return {pid: spec for c in self.contributions.values() for pid, spec in c.panels.items()}
+
+    def health(self) -> dict[str, Any]:
+        """The /api/health document."""
+        plugins = []
+        for name, record in self.plugins.records.items():
+            beats = self.runtime.heartbeats(name)
+            plugins.append({"name": name, "version": record.manifest.version if record.manifest else None,
+                            "state": record.status.value, "error": record.error,
+                            "sources": {k.split(".", 1)[1]: hb.as_dict() for k, hb in beats.items()}})
+        return {"status": "ok", "version": __version__, "plugin_api_version": PLUGIN_API_VERSION,
+                "database": self.store.engine.dialect.name, "plugins": plugins}
+
+    # -- fault reports -------------------------------------------------------------------------
+    def _plugin_failed(self, plugin: str, error: str, tb: str | None) -> None:
+        self.plugins.fail(plugin, error, tb)
+        self.bus.publish(PluginStateChanged(plugin=plugin, state="failed", error=error))
+
+    def _source_failed(self, plugin: str, source: str, tb: str) -> None:
+        # A source that raises is restarted with back-off; the plugin is marked failed so /admin shows why.
+        last = tb.strip().splitlines()[-1] if tb.strip() else "error"
+        self._plugin_failed(plugin, f"source '{source}' raised {last}", tb)
+
+    def _subscriber_failed(self, fn: Any, event: Event, exc: BaseException) -> None:
+        log.error("bus subscriber %r failed on %s: %s", fn, event.topic, exc)
+
+    def _dispatch_on_event(self, event: Event) -> None:
+        for name in self.plugins.names(PluginStatus.ENABLED):
+            self.plugins.call(name, "on_event", event=event, store=self.store)

@@ -1,0 +1,144 @@
+"""Runs plugins' background sources in threads: heartbeats, restart with back-off, clean stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .contributions import Heartbeat, Reading, SourceSpec
+
+log = logging.getLogger(__name__)
+
+IngestFn = Callable[[str, str, Sequence[Reading]], int]
+
+
+@dataclass
+class SourceContext:
+    """What a running source gets: its settings, a stop flag, ingest and heartbeat."""
+
+    plugin: str
+    source: str
+    settings: Any
+    stopping: threading.Event
+    heartbeat_state: Heartbeat
+    _ingest: IngestFn = field(repr=False)
+
+    def ingest(self, readings: Sequence[Reading]) -> int:
+        """Store readings (one transaction), publish them on the bus, run alert rules."""
+        n = self._ingest(self.plugin, self.source, readings)
+        self.heartbeat_state.beat(data=bool(readings))
+        return n
+
+    def heartbeat(self) -> None:
+        """Say "still alive" without data (for long-running ``run`` loops)."""
+        self.heartbeat_state.beat()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless asked to stop; True when the source should stop."""
+        return self.stopping.wait(seconds)
+
+
+class SourceRunner:
+    """One source in one daemon thread, restarted with exponential back-off when it raises."""
+
+    def __init__(self, plugin: str, spec: SourceSpec, settings: Any, ingest: IngestFn,
+                 on_failure: Callable[[str, str, str], None] | None = None,
+                 backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+        self.plugin, self.spec = plugin, spec
+        self.key = f"{plugin}.{spec.name}"
+        self.heartbeat = Heartbeat()
+        self._stop = threading.Event()
+        self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest)
+        self._on_failure = on_failure
+        self._backoff = backoff
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"source:{self.key}", daemon=True)
+        self.heartbeat.running = True
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.heartbeat.running = False
+
+    def _loop(self) -> None:
+        delay = self._backoff[0]
+        while not self._stop.is_set():
+            try:
+                if self.spec.run is not None:
+                    self.spec.run(self._ctx)
+                    if self._stop.is_set():
+                        return
+                    raise RuntimeError("run() returned before the source was asked to stop")
+                readings = self.spec.poll(self._ctx) if self.spec.poll else None
+                if readings:
+                    self._ctx.ingest(list(readings))
+                else:
+                    self.heartbeat.beat()
+                delay = self._backoff[0]
+                self.heartbeat.last_error = None
+                if self._stop.wait(self.spec.interval_s):
+                    return
+            except Exception as exc:  # noqa: BLE001 - a source's fault stays in its thread
+                tb = traceback.format_exc()
+                self.heartbeat.last_error = f"{exc.__class__.__name__}: {exc}"
+                self.heartbeat.restarts += 1
+                log.warning("source %s failed (%s); restart in %.1fs", self.key, exc, delay)
+                if self._on_failure:
+                    self._on_failure(self.plugin, self.spec.name, tb)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, self._backoff[1])
+
+
+class Runtime:
+    """The supervisor of every source; the one place sources are started and stopped."""
+
+    def __init__(self, ingest: IngestFn, on_failure: Callable[[str, str, str], None] | None = None) -> None:
+        self._ingest = ingest
+        self._on_failure = on_failure
+        self._runners: dict[str, SourceRunner] = {}
+        self._lock = threading.Lock()
+
+    def start_plugin(self, plugin: str, specs: Sequence[SourceSpec], settings: Any) -> None:
+        """Start the given sources of ``plugin`` (replacing running ones of the same name)."""
+        self.stop_plugin(plugin)
+        with self._lock:
+            for spec in specs:
+                runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure)
+                self._runners[runner.key] = runner
+                runner.start()
+
+    def stop_plugin(self, plugin: str) -> None:
+        with self._lock:
+            mine = [k for k in self._runners if k.startswith(plugin + ".")]
+            runners = [self._runners.pop(k) for k in mine]
+        for r in runners:
+            r.stop()
+
+    def stop_all(self) -> None:
+        with self._lock:
+            runners = list(self._runners.values())
+            self._runners.clear()
+        for r in runners:
+            r.stop()
+
+    def heartbeats(self, plugin: str | None = None) -> dict[str, Heartbeat]:
+        """Heartbeat per source key ("plugin.source"), optionally of one plugin."""
+        with self._lock:
+            return {k: r.heartbeat for k, r in self._runners.items()
+                    if plugin is None or r.plugin == plugin}
+
+    def last_data(self, plugin: str, sources: Sequence[str] | None = None) -> float | None:
+        """Newest data time over a plugin's sources (or the named ones)."""
+        times = [hb.last_data for k, hb in self.heartbeats(plugin).items()
+                 if hb.last_data and (not sources or k.split(".", 1)[1] in sources)]
+        return max(times) if times else None

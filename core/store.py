@@ -1,0 +1,300 @@
+"""The twin store: engine factory, batched ingest, latest-value and series queries, alerts, audit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlmodel import Session, SQLModel
+
+from . import twin
+from .contributions import AlertDraft
+from .contributions import Reading as ReadingIn
+from .errors import StoreError
+
+
+def default_database_url(var_dir: Path) -> str:
+    """The embedded default: an SQLite file under ``var/``."""
+    return f"sqlite:///{(var_dir / 'twinboard.sqlite').resolve()}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL + NORMAL: a committed transaction survives a killed process; readers never block the writer.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` and check that it connects; StoreError names the URL (no password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"database URL {url!r} is not a valid SQLAlchemy URL") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot use database {shown}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot connect to database {shown}: {exc.__class__.__name__}: "
+                         f"{str(exc).splitlines()[0]}") from exc
+    return engine
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    """The newest reading of one series."""
+
+    entity_id: str
+    metric: str
+    unit: str
+    ts: float
+    value: float
+
+
+class Store:
+    """All reads and writes of the twin go through here; safe to share between threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._series_ids: dict[tuple[str, str], int] = {}
+        self._series_lock = threading.Lock()
+        dialect = engine.dialect.name
+        self._insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+        if self._insert is None:
+            raise StoreError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+
+    # -- schema -------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        """Create missing tables (idempotent; never drops data)."""
+        SQLModel.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        """A new ORM session (use as a context manager)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- readings -------------------------------------------------------------------------
+    def _resolve_series(self, conn: Any, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
+        missing = [k for k in keys if (k[0], k[1]) not in self._series_ids]
+        if missing:
+            with self._series_lock:
+                tbl = twin.Series.__table__
+                conn.execute(self._insert(tbl).on_conflict_do_nothing(),
+                             [{"entity_id": e, "metric": m, "unit": u} for e, m, u in missing])
+                wanted = {(e, m) for e, m, _ in missing}
+                entity_ids = sorted({e for e, _ in wanted})
+                for chunk in _chunks(entity_ids, 500):
+                    rows = conn.execute(select(tbl.c.id, tbl.c.entity_id, tbl.c.metric)
+                                        .where(tbl.c.entity_id.in_(chunk)))
+                    for sid, e, m in rows:
+                        self._series_ids[(e, m)] = sid
+        return self._series_ids
+
+    def ingest(self, readings: Sequence[ReadingIn]) -> int:
+        """Store a batch of readings in one transaction; re-delivered (series, ts) pairs are ignored.
+
+        Returns the number of readings in the batch that were written.
+        """
+        if not readings:
+            return 0
+        tbl = twin.Reading.__table__
+        with self.engine.begin() as conn:
+            ids = self._resolve_series(conn, {(r.entity_id, r.metric, r.unit) for r in readings})
+            rows = [{"series_id": ids[(r.entity_id, r.metric)], "ts": r.ts, "value": r.value}
+                    for r in readings]
+            result = conn.execute(self._insert(tbl).on_conflict_do_nothing(), rows)
+        written = result.rowcount
+        return len(rows) if written is None or written < 0 else written
+
+    def latest(self, entity_ids: Iterable[str] | None = None,
+               metric: str | None = None) -> list[LatestValue]:
+        """Newest value of every series (optionally of some entities / one metric) in one query.
+
+        One index seek per series on the (series_id, ts) primary key: no N+1, no full scan.
+        """
+        s, r = twin.Series.__table__, twin.Reading.__table__
+        newest = (select(func.max(r.c.ts)).where(r.c.series_id == s.c.id)
+                  .correlate(s).scalar_subquery())
+        q = (select(s.c.entity_id, s.c.metric, s.c.unit, r.c.ts, r.c.value)
+             .join(r, and_(r.c.series_id == s.c.id, r.c.ts == newest)))
+        if metric is not None:
+            q = q.where(s.c.metric == metric)
+        out: list[LatestValue] = []
+        with self.engine.connect() as conn:
+            if entity_ids is None:
+                out = [LatestValue(*row) for row in conn.execute(q)]
+            else:
+                for chunk in _chunks(sorted(set(entity_ids)), 900):
+                    out.extend(LatestValue(*row) for row in conn.execute(q.where(s.c.entity_id.in_(chunk))))
+        return out
+
+    def series(self, entity_id: str, metric: str, since: float | None = None,
+               limit: int = 5000) -> list[tuple[float, float]]:
+        """(ts, value) pairs of one series, oldest first, at most ``limit`` newest ones."""
+        s, r = twin.Series.__table__, twin.Reading.__table__
+        q = (select(r.c.ts, r.c.value).join(s, s.c.id == r.c.series_id)
+             .where(s.c.entity_id == entity_id, s.c.metric == metric))
+        if since is not None:
+            q = q.where(r.c.ts >= since)
+        q = q.order_by(r.c.ts.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [(ts, v) for ts, v in reversed(rows)]
+
+    def reading_count(self) -> int:
+        """How many readings are stored (for tests and /admin)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(twin.Reading.__table__)).scalar_one())
+
+    # -- sites and entities ----------------------------------------------------------------
+    def upsert(self, rows: Sequence[SQLModel]) -> int:
+        """Insert or update sites/entities/relations by primary key (idempotent loading)."""
+        with self.session() as db:
+            for row in rows:
+                db.merge(row)
+            db.commit()
+        return len(rows)
+
+    def entities(self, kind: str | None = None, site_id: str | None = None,
+                 plugin: str | None = None) -> list[twin.Entity]:
+        """Entities filtered by kind, site and contributing plugin."""
+        q = select(twin.Entity)
+        if kind:
+            q = q.where(twin.Entity.kind == kind)
+        if site_id:
+            q = q.where(twin.Entity.site_id == site_id)
+        if plugin:
+            q = q.where(twin.Entity.plugin == plugin)
+        with self.session() as db:
+            return list(db.exec(q.order_by(twin.Entity.id)).all())  # type: ignore[call-overload]
+
+    def sites(self) -> list[twin.Site]:
+        with self.session() as db:
+            return list(db.exec(select(twin.Site).order_by(twin.Site.id)).all())  # type: ignore[call-overload]
+
+    # -- alerts ---------------------------------------------------------------------------
+    def raise_alert(self, draft: AlertDraft, plugin: str) -> tuple[twin.Alert, bool]:
+        """Open an alert, or escalate the open one of the same (rule, entity). Returns (alert, is_new_or_escalated)."""
+        with self.session() as db:
+            existing = db.exec(select(twin.Alert).where(  # type: ignore[call-overload]
+                twin.Alert.rule_id == draft.rule_id, twin.Alert.entity_id == draft.entity_id,
+                twin.Alert.state != "closed")).first()
+            if existing is not None:
+                changed = int(draft.severity) < existing.severity
+                if changed:
+                    existing.severity = int(draft.severity)
+                existing.value, existing.message = draft.value, draft.message
+                db.add(existing)
+                db.commit()
+                return existing, changed
+            alert = twin.Alert(plugin=plugin, rule_id=draft.rule_id, entity_id=draft.entity_id,
+                               severity=int(draft.severity), title=draft.title,
+                               message=draft.message, value=draft.value)
+            db.add(alert)
+            db.commit()
+            return alert, True
+
+    def set_alert_state(self, alert_id: int, state: str, actor: str) -> twin.Alert:
+        """Acknowledge or close an alert, audited."""
+        if state not in ("acknowledged", "closed"):
+            raise StoreError(f"alert state must be 'acknowledged' or 'closed', not {state!r}")
+        with self.session() as db:
+            alert = db.get(twin.Alert, alert_id)
+            if alert is None:
+                raise StoreError(f"no alert with id {alert_id}")
+            old = alert.state
+            alert.state = state
+            now = time.time()
+            if state == "acknowledged":
+                alert.acknowledged_at, alert.acknowledged_by = now, actor
+            else:
+                alert.closed_at = now
+            db.add(alert)
+            db.add(twin.AuditEntry(actor=actor, action=f"alert.{state}", target=f"alert:{alert_id}",
+                                   old=old, new=state))
+            db.commit()
+            return alert
+
+    def close_alerts_for(self, rule_id: str, entity_id: str) -> list[int]:
+        """Close the open alerts of (rule, entity) when the value is back to normal."""
+        a = twin.Alert.__table__
+        with self.engine.begin() as conn:
+            ids = [i for (i,) in conn.execute(select(a.c.id).where(
+                a.c.rule_id == rule_id, a.c.entity_id == entity_id, a.c.state != "closed"))]
+            if ids:
+                conn.execute(update(a).where(a.c.id.in_(ids)).values(state="closed", closed_at=time.time()))
+        return ids
+
+    def alerts(self, states: Sequence[str] = ("open", "acknowledged"), limit: int = 100) -> list[twin.Alert]:
+        """Alerts in the given states, most severe and newest first."""
+        with self.session() as db:
+            q = (select(twin.Alert).where(twin.Alert.state.in_(states))  # type: ignore[attr-defined]
+                 .order_by(twin.Alert.severity, twin.Alert.opened_at.desc()).limit(limit))  # type: ignore[attr-defined]
+            return list(db.exec(q).all())  # type: ignore[call-overload]
+
+    # -- plugin state and audit -----------------------------------------------------------------
+    def plugin_state(self, name: str) -> twin.PluginState | None:
+        with self.session() as db:
+            return db.get(twin.PluginState, name)
+
+    def set_plugin_enabled(self, name: str, enabled: bool, actor: str) -> None:
+        """Store a plugin's enabled flag, audited with old and new value."""
+        with self.session() as db:
+            existing = db.get(twin.PluginState, name)
+            old = existing.enabled if existing is not None else None
+            row = existing or twin.PluginState(name=name)
+            row.enabled, row.updated_at = enabled, time.time()
+            db.add(row)
+            db.add(twin.AuditEntry(actor=actor, action="plugin.enable" if enabled else "plugin.disable",
+                                   target=f"plugin:{name}", old=old, new=enabled))
+            db.commit()
+
+    def audit(self, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> None:
+        with self.session() as db:
+            db.add(twin.AuditEntry(actor=actor, action=action, target=target, old=old, new=new))
+            db.commit()
+
+    def audit_log(self, limit: int = 200) -> list[twin.AuditEntry]:
+        with self.session() as db:
+            q = select(twin.AuditEntry).order_by(twin.AuditEntry.id.desc()).limit(limit)  # type: ignore[union-attr]
+            return list(db.exec(q).all())  # type: ignore[call-overload]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def open_store(url: str) -> Store:
+    """Engine + schema in one step; StoreError when the database cannot be used."""
+    store = Store(make_engine(url))
+    try:
+        store.create_schema()
+    except OperationalError as exc:
+        raise StoreError(f"cannot create the schema: {str(exc).splitlines()[0]}") from exc
+    return store

@@ -1,0 +1,138 @@
+"""The twin store's tables (sqlmodel): sites, entities, relations, readings, alerts, incidents, plugin state, audit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Site(SQLModel, table=True):
+    """A place the twin covers (a chemical park, a district, a forest area)."""
+
+    __tablename__ = "site"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    name_en: str = ""
+    lon: float = 0.0
+    lat: float = 0.0
+    zoom: float = 13.0
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: float = Field(default_factory=_now)
+
+
+class Entity(SQLModel, table=True):
+    """One thing in the twin: building, tank, sensor, camera, station, shelter, team, enterprise..."""
+
+    __tablename__ = "entity"
+    __table_args__ = (Index("ix_entity_site_kind", "site_id", "kind"),)
+    id: str = Field(primary_key=True, max_length=128)
+    site_id: str | None = Field(default=None, foreign_key="site.id", max_length=64)
+    kind: str = Field(index=True, max_length=32)
+    name: str
+    name_en: str = ""
+    plugin: str = Field(default="", max_length=64)
+    geometry: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: float = Field(default_factory=_now)
+
+
+class Relation(SQLModel, table=True):
+    """A typed link between two entities (sensor ``monitors`` tank, tank ``in`` zone)."""
+
+    __tablename__ = "relation"
+    __table_args__ = (UniqueConstraint("source_id", "kind", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str = Field(foreign_key="entity.id", index=True, max_length=128)
+    kind: str = Field(max_length=32)
+    target_id: str = Field(foreign_key="entity.id", index=True, max_length=128)
+
+
+class Series(SQLModel, table=True):
+    """One measured quantity of one entity: the key readings hang off."""
+
+    __tablename__ = "series"
+    __table_args__ = (UniqueConstraint("entity_id", "metric"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entity_id: str = Field(index=True, max_length=128)
+    metric: str = Field(max_length=64)
+    unit: str = Field(default="", max_length=16)
+
+
+class Reading(SQLModel, table=True):
+    """A time-series value. The primary key (series, ts) makes re-delivery idempotent."""
+
+    __tablename__ = "reading"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    series_id: int = Field(primary_key=True, foreign_key="series.id")
+    ts: float = Field(primary_key=True)
+    value: float
+
+
+class Alert(SQLModel, table=True):
+    """An alarm: severity I–IV, state open → acknowledged → closed."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_state_sev", "state", "severity"),
+                      Index("ix_alert_rule_entity", "rule_id", "entity_id", "state"))
+    id: int | None = Field(default=None, primary_key=True)
+    plugin: str = Field(max_length=64)
+    rule_id: str = Field(max_length=128)
+    entity_id: str = Field(max_length=128)
+    severity: int = Field(ge=1, le=4)
+    state: str = Field(default="open", max_length=16)
+    title: str
+    message: str = ""
+    value: float | None = None
+    opened_at: float = Field(default_factory=_now, index=True)
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    closed_at: float | None = None
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class Incident(SQLModel, table=True):
+    """An emergency being handled; alerts may open one; drills are marked."""
+
+    __tablename__ = "incident"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    title: str
+    severity: int = Field(default=4, ge=1, le=4)
+    state: str = Field(default="intake", max_length=16, index=True)
+    site_id: str | None = Field(default=None, foreign_key="site.id", max_length=64)
+    entity_id: str | None = Field(default=None, max_length=128)
+    geometry: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    is_drill: bool = False
+    opened_at: float = Field(default_factory=_now)
+    closed_at: float | None = None
+
+
+class PluginState(SQLModel, table=True):
+    """A plugin's lifecycle as park managers set it: enabled flag and saved settings."""
+
+    __tablename__ = "plugin_state"
+    name: str = Field(primary_key=True, max_length=64)
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: float = Field(default_factory=_now)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, when, from which value to which."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: float = Field(default_factory=_now, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=256)
+    old: Any = Field(default=None, sa_column=Column(JSON))
+    new: Any = Field(default=None, sa_column=Column(JSON))
