@@ -45,7 +45,7 @@ class Host:
         self.bus = Bus(on_error=self._subscriber_failed)
         self.translator = Translator()
         self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
-        self.runtime = Runtime(self.ingest, on_failure=self._source_failed)
+        self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store)
         self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
         self.contributions: dict[str, Contributions] = {}
         self._lock = threading.RLock()

@@ -26,6 +26,8 @@ class SourceContext:
     stopping: threading.Event
     heartbeat_state: Heartbeat
     _ingest: IngestFn = field(repr=False)
+    #: the twin store, for reading entity definitions (write readings through ``ingest``)
+    store: Any = field(default=None, repr=False)
 
     def ingest(self, readings: Sequence[Reading]) -> int:
         """Store readings (one transaction), publish them on the bus, run alert rules."""
@@ -47,12 +49,12 @@ class SourceRunner:
 
     def __init__(self, plugin: str, spec: SourceSpec, settings: Any, ingest: IngestFn,
                  on_failure: Callable[[str, str, str], None] | None = None,
-                 backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+                 backoff: tuple[float, float] = (0.5, 30.0), store: Any = None) -> None:
         self.plugin, self.spec = plugin, spec
         self.key = f"{plugin}.{spec.name}"
         self.heartbeat = Heartbeat()
         self._stop = threading.Event()
-        self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest)
+        self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest, store)
         self._on_failure = on_failure
         self._backoff = backoff
         self._thread: threading.Thread | None = None
@@ -102,8 +104,11 @@ class SourceRunner:
 class Runtime:
     """The supervisor of every source; the one place sources are started and stopped."""
 
-    def __init__(self, ingest: IngestFn, on_failure: Callable[[str, str, str], None] | None = None) -> None:
+    def __init__(self, ingest: IngestFn, on_failure: Callable[[str, str, str], None] | None = None,
+                 store: Any = None, backoff: tuple[float, float] = (0.5, 30.0)) -> None:
         self._ingest = ingest
+        self._store = store
+        self._backoff = backoff
         self._on_failure = on_failure
         self._runners: dict[str, SourceRunner] = {}
         self._lock = threading.Lock()
@@ -113,7 +118,7 @@ class Runtime:
         self.stop_plugin(plugin)
         with self._lock:
             for spec in specs:
-                runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure)
+                runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure, self._backoff, self._store)
                 self._runners[runner.key] = runner
                 runner.start()
 

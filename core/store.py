@@ -191,17 +191,17 @@ class Store:
         if plugin:
             q = q.where(twin.Entity.plugin == plugin)
         with self.session() as db:
-            return list(db.exec(q.order_by(twin.Entity.id)).all())  # type: ignore[call-overload]
+            return list(db.scalars(q.order_by(twin.Entity.id)).all())
 
     def sites(self) -> list[twin.Site]:
         with self.session() as db:
-            return list(db.exec(select(twin.Site).order_by(twin.Site.id)).all())  # type: ignore[call-overload]
+            return list(db.scalars(select(twin.Site).order_by(twin.Site.id)).all())
 
     # -- alerts ---------------------------------------------------------------------------
     def raise_alert(self, draft: AlertDraft, plugin: str) -> tuple[twin.Alert, bool]:
         """Open an alert, or escalate the open one of the same (rule, entity). Returns (alert, is_new_or_escalated)."""
         with self.session() as db:
-            existing = db.exec(select(twin.Alert).where(  # type: ignore[call-overload]
+            existing = db.scalars(select(twin.Alert).where(
                 twin.Alert.rule_id == draft.rule_id, twin.Alert.entity_id == draft.entity_id,
                 twin.Alert.state != "closed")).first()
             if existing is not None:
@@ -255,7 +255,7 @@ class Store:
         with self.session() as db:
             q = (select(twin.Alert).where(twin.Alert.state.in_(states))  # type: ignore[attr-defined]
                  .order_by(twin.Alert.severity, twin.Alert.opened_at.desc()).limit(limit))  # type: ignore[attr-defined]
-            return list(db.exec(q).all())  # type: ignore[call-overload]
+            return list(db.scalars(q).all())
 
     # -- plugin state and audit -----------------------------------------------------------------
     def plugin_state(self, name: str) -> twin.PluginState | None:
@@ -282,7 +282,7 @@ class Store:
     def audit_log(self, limit: int = 200) -> list[twin.AuditEntry]:
         with self.session() as db:
             q = select(twin.AuditEntry).order_by(twin.AuditEntry.id.desc()).limit(limit)  # type: ignore[union-attr]
-            return list(db.exec(q).all())  # type: ignore[call-overload]
+            return list(db.scalars(q).all())
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -1,0 +1,132 @@
+"""create_app(settings) → Dash: /screen/<uid>, /playlist/<uid>, /, /api/*, plugin routes."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import flask
+from dash import Dash, Input, Output, dcc, html
+
+from . import __version__
+from .dashboards import Dashboard, load_dashboards, load_playlists
+from .host import Host
+from .i18n import normalize_locale
+from .manifest import Manifest
+from .pages import index_page, playlist_page
+from .plugin_manager import PluginStatus
+from .screen import screen_layout
+from .screen_callbacks import error_card, register_screen_callbacks
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+DECKGL_ROUTE = "/vendor/deckgl/index.js"
+
+
+def deckgl_bundle_path() -> Path:
+    """The deck.gl bundle that ships inside the pydeck wheel (served locally, never from a CDN)."""
+    import pydeck
+    return Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
+
+
+def create_app(settings: Settings | None = None, *, host: Host | None = None,
+               extra_plugins: Iterable[tuple[Any, Manifest]] = (), start: bool = True) -> Dash:
+    """Build the Dash app and its host; ``start`` loads plugins and starts their sources."""
+    settings = settings or load_settings()
+    dashboards = load_dashboards(settings.path(settings.dashboards_dir))
+    playlists = load_playlists(settings.path(settings.playlists_file), dashboards)
+    host = host or Host(settings, extra_plugins=extra_plugins)
+    if start and not host.started:
+        host.start()
+    boards: dict[str, Dashboard] = {uid: d for uid, (d, _p) in dashboards.items()}
+
+    app = Dash(__name__, assets_folder=str(settings.path(Path("assets"))), serve_locally=True,
+               title="twinboard", update_title=None, suppress_callback_exceptions=True)
+    server: flask.Flask = app.server
+    server.secret_key = settings.secret_key or secrets.token_hex(32)
+    server.config["TWINBOARD_HOST"] = host
+    app.layout = html.Div([dcc.Location(id="tb-url", refresh=False), html.Div(id="tb-page")])
+
+    @app.callback(Output("tb-page", "children"), Input("tb-url", "pathname"), Input("tb-url", "search"))
+    def _route(pathname: str | None, search: str | None) -> Any:
+        query = parse_qs((search or "").lstrip("?"))
+        locale = normalize_locale((query.get("lang") or [None])[0], settings.locale)
+        path = (pathname or "/").rstrip("/") or "/"
+        if path.startswith("/screen/"):
+            uid = path.split("/", 2)[2]
+            if uid not in boards:
+                return _not_found(host, locale, f"/screen/{uid}", sorted(boards))
+            return screen_layout(boards[uid], host, locale)
+        if path.startswith("/playlist/"):
+            uid = path.split("/", 2)[2]
+            if uid not in playlists:
+                return _not_found(host, locale, f"/playlist/{uid}", sorted(playlists))
+            return playlist_page(playlists[uid], locale)
+        if path == "/":
+            return index_page(host, boards, playlists, locale)
+        return _not_found(host, locale, path, ["/", *(f"/screen/{u}" for u in sorted(boards))])
+
+    register_screen_callbacks(app, host, lambda: boards)
+    _register_api(server, host, boards)
+    _register_plugin_routes(server, host)
+    return app
+
+
+def _not_found(host: Host, locale: str, what: str, known: list[str]) -> html.Div:
+    t = lambda m: host.translator.gettext(m, locale)  # noqa: E731
+    return html.Div(className="tb-page", children=[
+        error_card(t("Not found"), what, t("Known") + ": " + ", ".join(known))])
+
+
+def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard]) -> None:
+    @server.get("/api/health")
+    def _health() -> Any:
+        return flask.jsonify(host.health())
+
+    @server.get("/api/dashboards")
+    def _dashboards() -> Any:
+        return flask.jsonify([{"uid": u, "title": d.title.model_dump(), "panels": [p.panel for p in d.panels]}
+                              for u, d in sorted(boards.items())])
+
+    @server.get("/api/alerts")
+    def _alerts() -> Any:
+        return flask.jsonify([a.model_dump() for a in host.store.alerts()])
+
+    @server.get("/api/changes")
+    def _changes() -> Any:
+        try:
+            cursor = int(flask.request.args.get("cursor", "0"))
+        except ValueError:
+            return flask.jsonify({"error": "cursor must be an integer"}), 400
+        events = host.bus.since(cursor)
+        return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
+
+    @server.get(DECKGL_ROUTE)
+    def _deckgl() -> Any:
+        resp = flask.send_file(deckgl_bundle_path(), mimetype="application/javascript", max_age=86400)
+        return resp
+
+    @server.get("/api/version")
+    def _version() -> Any:
+        from . import PLUGIN_API_VERSION
+        return flask.jsonify({"version": __version__, "plugin_api_version": PLUGIN_API_VERSION})
+
+
+def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
+    """Mount every plugin's routes under /plugins/<name>/; served only while the plugin is enabled."""
+    for name, contrib in list(host.contributions.items()):
+        for route in contrib.routes:
+            endpoint = f"plugin_{name}_{route.endpoint or route.view_func.__name__}"
+            rule = f"/plugins/{name}/{route.rule.lstrip('/')}"
+
+            def view(*args: Any, _name: str = name, _fn: Any = route.view_func, **kwargs: Any) -> Any:
+                record = host.plugins.records.get(_name)
+                if record is None or record.status != PluginStatus.ENABLED:
+                    flask.abort(404)
+                return _fn(*args, **kwargs)
+
+            server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(route.methods))

@@ -1,0 +1,123 @@
+"""Server callbacks of the big screen: render each panel at its cadence, contain its faults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
+from dash.dependencies import MATCH
+
+from .dashboards import Dashboard
+from .host import Host
+from .panel_context import PanelContext
+from .plugin_manager import PluginStatus
+
+log = logging.getLogger(__name__)
+
+
+def error_card(title: str, message: str, detail: str = "") -> html.Div:
+    """The card a panel shows instead of data when something is wrong."""
+    return html.Div(className="tb-error-card", role="alert", children=[
+        html.Div("⚠ " + title, className="tb-error-title"),
+        html.Div(message, className="tb-error-message"),
+        html.Div(detail, className="tb-error-detail") if detail else None,
+    ])
+
+
+def format_age(seconds: float, lang: str) -> str:
+    """"12 秒前" / "12 s ago", in the largest sensible unit."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} 秒前" if lang == "zh" else f"{s} s ago"
+    if s < 3600:
+        return f"{s // 60} 分钟前" if lang == "zh" else f"{s // 60} min ago"
+    return f"{s // 3600} 小时前" if lang == "zh" else f"{s // 3600} h ago"
+
+
+def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, Any]) -> tuple[Any, ...]:
+    """(body children, deck spec, freshness text, frame class) for one placed panel."""
+    locale = meta.get("locale", host.settings.locale)
+    lang = "en" if locale == "en" else "zh"
+    t: Callable[[str], str] = lambda m: host.translator.gettext(m, locale)  # noqa: E731
+    base = "tb-panel"
+    dash_ = dashboards.get(meta.get("uid", ""))
+    placement = dash_.placement(meta.get("key", "")) if dash_ else None
+    if dash_ is None or placement is None:
+        return (error_card(t("Panel error"), t("This panel is no longer in the dashboard; reload the screen.")),
+                None, "", base + " tb-panel-error")
+    plugin, spec = host.panel(placement.panel)
+    record = host.plugins.records.get(plugin)
+    if record is None:
+        return (error_card(t("Unknown plugin"), f"{placement.panel}: " + t("no plugin of that name is installed")),
+                None, "", base + " tb-panel-error")
+    if record.status == PluginStatus.DISABLED:
+        return (error_card(t("Plugin disabled"), f"{plugin}: " + t("a manager has disabled this plugin")),
+                None, "", base + " tb-panel-disabled")
+    if record.status in (PluginStatus.FAILED, PluginStatus.INCOMPATIBLE):
+        return (error_card(t("Plugin failed"), f"{plugin}: {record.error}"), None, "", base + " tb-panel-error")
+    if spec is None:
+        offered = ", ".join(sorted(host.contributions[plugin].panels)) if plugin in host.contributions else ""
+        return (error_card(t("Unknown panel"), f"{placement.panel} ({t('offered')}: {offered or '-'})"),
+                None, "", base + " tb-panel-error")
+    ctx = PanelContext(plugin=plugin, panel_id=spec.id, options={**spec.default_options, **placement.options},
+                       locale=locale, store=host.store, settings=record.settings,
+                       translate=host.translator.gettext)
+    try:
+        result = spec.render(ctx)
+    except Exception as exc:  # noqa: BLE001 - the panel's fault stays in its card
+        host._plugin_failed(plugin, f"panel {spec.id} raised {exc.__class__.__name__}: {exc}",
+                            traceback.format_exc())
+        return (error_card(t("Panel error"), f"{spec.id}: {exc.__class__.__name__}: {exc}"),
+                None, "", base + " tb-panel-error")
+    children, deck = (result, None)
+    if spec.kind == "deck":
+        children, deck = [], _deck_json(result)
+    data_time = ctx.data_time or host.runtime.last_data(plugin, spec.sources or None)
+    stale_after = spec.stale_after_s or dash_.stale_after_s
+    now = time.time()
+    if data_time is None:
+        if spec.sources:
+            return children, deck, t("No data yet"), base + " tb-stale"
+        return children, deck, time.strftime("%H:%M:%S", time.localtime(now)), base
+    age = now - data_time
+    if age > stale_after:
+        return children, deck, "⚠ " + t("Stale") + " · " + format_age(age, lang), base + " tb-stale"
+    return children, deck, format_age(age, lang), base
+
+
+def _deck_json(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_json"):
+        return json.loads(result.to_json())
+    if isinstance(result, dict):
+        return result
+    raise TypeError(f"a deck panel must return a pydeck.Deck or a dict, got {type(result).__name__}")
+
+
+def register_screen_callbacks(app: Dash, host: Host, dashboards: Callable[[], dict[str, Dashboard]]) -> None:
+    """One pattern-matching callback renders every panel; a clientside one draws deck.gl maps."""
+
+    @app.callback(
+        Output({"type": "tb-body", "panel": MATCH}, "children"),
+        Output({"type": "tb-deck", "panel": MATCH}, "data"),
+        Output({"type": "tb-fresh", "panel": MATCH}, "children"),
+        Output({"type": "tb-frame", "panel": MATCH}, "className"),
+        Input({"type": "tb-tick", "panel": MATCH}, "n_intervals"),
+        State({"type": "tb-meta", "panel": MATCH}, "data"),
+    )
+    def _render(_n: int, meta: dict[str, Any]) -> tuple[Any, ...]:
+        body, deck, fresh, cls = render_panel(host, dashboards(), meta or {})
+        if deck is not None:
+            cls += " tb-panel-deck"
+        return (body if body is not None else no_update, deck if deck is not None else no_update, fresh, cls)
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="twinboard", function_name="renderDeck"),
+        Output({"type": "tb-deckhost", "panel": MATCH}, "title"),
+        Input({"type": "tb-deck", "panel": MATCH}, "data"),
+        State({"type": "tb-deckhost", "panel": MATCH}, "id"),
+    )

@@ -1,0 +1,54 @@
+"""Serve the app: the checks a newcomer needs (port free, config valid, database reachable) first."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from .errors import TwinboardError
+
+log = logging.getLogger("twinboard")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on (host, port)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def serve(config: Path | None, host: str, port: int, debug: bool = False) -> int:
+    """Start the host and web server; returns an exit code with one clear message on failure."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if port_in_use(host, port):
+        print(f"twinboard: port {port} on {host} is already in use; stop the other server or pass --port",
+              file=sys.stderr)
+        return 2
+    from .app import create_app
+    from .settings import load_settings
+    try:
+        settings = load_settings(config)
+        app = create_app(settings)
+    except TwinboardError as exc:
+        print(f"twinboard: {exc}", file=sys.stderr)
+        return 2
+    tb_host = app.server.config["TWINBOARD_HOST"]
+
+    def _stop(*_a: object) -> None:
+        tb_host.stop()
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"twinboard serving http://{host}:{port}/screen/{settings.default_dashboard} "
+          f"(database: {tb_host.store.engine.url.render_as_string(hide_password=True)})", flush=True)
+    try:
+        app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+    finally:
+        tb_host.stop()
+    return 0

@@ -1,0 +1,53 @@
+"""alerts: built-in panels over the host's alert table (every plugin's alarms in one list)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dash import html
+
+from core.api import PanelContext, PanelSpec, hookimpl
+
+LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}
+LEVEL_EN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+BADGE = {1: "#e8363b", 2: "#f5852a", 3: "#f6d33c", 4: "#2f8cf2"}
+
+
+def alert_list(ctx: PanelContext) -> Any:
+    """Open and acknowledged alarms, most severe and newest first; new ones pulse once."""
+    alerts = ctx.store.alerts(limit=int(ctx.options.get("limit", 8)))
+    ctx.data_time = time.time()
+    if not alerts:
+        return html.Div(ctx.text("当前无报警", "No open alarms"), className="tb-empty")
+    names = {e.id: (e.name_en or e.name) if ctx.lang == "en" else e.name
+             for e in ctx.store.entities() if e.id in {a.entity_id for a in alerts}}
+    levels = LEVEL_EN if ctx.lang == "en" else LEVEL_ZH
+    items = []
+    for a in alerts:
+        new = time.time() - a.opened_at < 10
+        items.append(html.Li(className="tb-alert-new" if new else "", children=[
+            html.Span(levels[a.severity], className="tb-alert-badge", style={"background": BADGE[a.severity]}),
+            html.Span(f"{names.get(a.entity_id, a.entity_id)} · {a.title}"),
+            html.Span(a.message, className="tb-alert-msg"),
+            html.Span(time.strftime("%H:%M:%S", time.localtime(a.opened_at)), className="tb-alert-time"),
+        ], **{"data-severity": str(a.severity)}))
+    return html.Ul(items, className="tb-alerts")
+
+
+def summary(ctx: PanelContext) -> Any:
+    """Counts of unresolved alarms per national warning level."""
+    alerts = ctx.store.alerts(limit=10000)
+    ctx.data_time = time.time()
+    levels = LEVEL_EN if ctx.lang == "en" else LEVEL_ZH
+    return html.Div(className="tb-kpis", children=[
+        html.Div(className="tb-kpi", children=[
+            html.Div(str(sum(1 for a in alerts if a.severity == s)), className=f"tb-kpi-value tb-sev-{s}"),
+            html.Div(levels[s] + ctx.text("报警", " alarms"), className="tb-kpi-label")])
+        for s in (1, 2, 3, 4)])
+
+
+@hookimpl
+def register_panels() -> list[PanelSpec]:
+    return [PanelSpec("alerts.list", "实时报警", "Live alarms", alert_list, refresh_s=1),
+            PanelSpec("alerts.summary", "报警分级统计", "Alarms by level", summary, refresh_s=2)]
