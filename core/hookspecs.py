@@ -3,8 +3,7 @@
 The host calls each hook with keyword arguments, once per plugin, and passes the
 calling plugin its own validated settings; an implementation declares only the
 arguments it needs (pluggy matches them by name). ``register_*`` hooks collect
-contributions, ``on_*`` hooks notify, ``resolve_*`` hooks stop at the first
-non-None answer. docs/plugins.md documents each hook with an example; a test
+contributions, ``on_*`` hooks notify. docs/plugins.md documents each hook with an example; a test
 fails when a hook here is missing there or has no test named after it.
 """
 
@@ -125,12 +124,3 @@ def on_event(event: Event, store: Store) -> None:
 @hookspec
 def on_shutdown() -> None:
     """Called once when the host stops, after the plugin's sources have stopped."""
-
-
-@hookspec(firstresult=True)
-def resolve_entity_style(entity: dict[str, Any], state: str) -> dict[str, Any] | None:
-    """Return the map style (``color`` as [r,g,b,a], ``radius``, ``label``) of an entity, or None.
-
-    ``state`` is "normal" or the severity name of its worst open alert ("I".."IV").
-    The first plugin to answer wins; the host falls back to the kind's colour.
-    """

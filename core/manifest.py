@@ -89,7 +89,10 @@ def load_manifest(path: Path, *, expected_name: str | None = None) -> Manifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        found = re.search(r"line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
+        if line is None and "end of document" in str(exc):
+            line = len(text.splitlines()) or 1
         raise ManifestError(f"not valid TOML: {exc}", file=str(path), line=line) from exc
     try:
         manifest = Manifest.model_validate(data)

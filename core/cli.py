@@ -1,0 +1,117 @@
+"""The ``twinboard`` command: serve, check-config, plugins list, new-plugin, db init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import TwinboardError
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    """Validate settings, dashboards, playlists, manifests, twin files and every panel reference."""
+    from .dashboards import load_dashboards, load_playlists
+    from .host import Host
+    from .plugin_manager import PluginStatus
+    from .settings import load_settings
+    from .yamlfile import load_yaml
+    settings = load_settings(args.config, run_sources=False, database_url="sqlite://")
+    boards = load_dashboards(settings.path(settings.dashboards_dir))
+    load_playlists(settings.path(settings.playlists_file), boards)
+    host = Host(settings).start()
+    problems = []
+    for name, rec in sorted(host.plugins.records.items()):
+        if rec.status in (PluginStatus.FAILED, PluginStatus.INCOMPATIBLE):
+            problems.append(f"plugin {name} ({rec.location}): {rec.status.value}: {rec.error}")
+    offered = host.all_panels()
+    for uid, (board, path) in sorted(boards.items()):
+        doc = load_yaml(path)
+        for i, p in enumerate(board.panels):
+            if p.panel not in offered:
+                line = doc.line_of(["panels", i, "panel"])
+                problems.append(f"{path}:{line}: field 'panels.{i}.panel': unknown panel {p.panel!r} "
+                                f"(offered: {', '.join(sorted(offered)) or 'none'})")
+    host.stop()
+    for p in problems:
+        print(f"twinboard: {p}", file=sys.stderr)
+    if not problems:
+        print(f"config OK: {len(boards)} dashboards, {len(host.plugins.records)} plugins, "
+              f"{len(offered)} panels")
+    return 1 if problems else 0
+
+
+def _plugins_list(args: argparse.Namespace) -> int:
+    from .plugin_manager import build_plugin_manager
+    from .settings import load_settings
+    settings = load_settings(args.config)
+    manager = build_plugin_manager(settings)
+    rows = [r.as_dict() for r in manager.records.values()]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        title = (r["title"] or {}).get("zh", "")
+        print(f"{r['name']:<20} {r['version'] or '-':<8} {r['state']:<13} {r['origin']:<12} {title}"
+              + (f"  !! {r['error']}" if r["error"] else ""))
+    return 0
+
+
+def _new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import scaffold_plugin
+    path = scaffold_plugin(args.name, args.dest)
+    print(f"created {path}; run its test with: .venv/bin/python -m pytest {path / 'tests'}")
+    return 0
+
+
+def _db_init(args: argparse.Namespace) -> int:
+    from .settings import load_settings
+    from .store import open_store
+    settings = load_settings(args.config)
+    store = open_store(settings.url)
+    print(f"database ready: {store.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+    return serve(args.config, args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twinboard", description="twinboard digital-twin dashboard host")
+    parser.add_argument("--config", type=Path, default=None, help="settings YAML (default config/default.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the dashboards")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.set_defaults(fn=_serve)
+    sub.add_parser("check-config", help="validate settings, dashboards, plugins and twin files").set_defaults(
+        fn=_check_config)
+    p = sub.add_parser("plugins", help="plugin commands")
+    psub = p.add_subparsers(dest="plugins_command", required=True)
+    pl = psub.add_parser("list", help="every discovered plugin with version and state")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(fn=_plugins_list)
+    n = sub.add_parser("new-plugin", help="scaffold a working plugin folder with a test")
+    n.add_argument("name")
+    n.add_argument("--dest", type=Path, default=Path("plugins"))
+    n.set_defaults(fn=_new_plugin)
+    d = sub.add_parser("db", help="database commands")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("init", help="create the tables (idempotent)").set_defaults(fn=_db_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except TwinboardError as exc:
+        print(f"twinboard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

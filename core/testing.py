@@ -1,0 +1,112 @@
+"""The vendors' pytest harness: a store on a temp database, an app with temporary plugins, a rendered panel.
+
+Loaded automatically through the ``pytest11`` entry point when twinboard is installed;
+``pytest_plugins = ["core.testing"]`` works too.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .app import create_app
+from .dashboards import Dashboard
+from .host import Host
+from .manifest import Manifest
+from .panel_context import PanelContext
+from .settings import PROJECT_ROOT, Settings
+from .store import Store, open_store
+
+
+def make_manifest(name: str, *, version: str = "0.1.0", api_version: str = ">=1.0,<2",
+                  title: tuple[str, str] | None = None, **extra: Any) -> Manifest:
+    """A valid manifest for an inline test plugin."""
+    zh, en = title or (name, name)
+    return Manifest.model_validate({"name": name, "version": version, "api_version": api_version,
+                                    "title": {"zh": zh, "en": en}, **extra})
+
+
+def plugin_module(name: str, **hooks: Callable[..., Any]) -> types.ModuleType:
+    """A throw-away plugin module whose attributes are the given hookimpls."""
+    mod = types.ModuleType(f"twinboard_test_plugin_{name}")
+    for hook_name, fn in hooks.items():
+        setattr(mod, hook_name, fn)
+    return mod
+
+
+def temp_settings(root: Path, **overrides: Any) -> Settings:
+    """Settings rooted in ``root`` (a temp folder): own database, no folder or entry-point plugins."""
+    for sub in ("plugins", "dashboards"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    base: dict[str, Any] = {"root": root, "database_url": f"sqlite:///{root / 'twin.sqlite'}",
+                            "plugins_dir": root / "plugins", "dashboards_dir": root / "dashboards",
+                            "playlists_file": root / "playlists.yaml", "entry_points": False,
+                            "var_dir": root / "var"}
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def twin_store(tmp_path: Path) -> Store:
+    """A twin store on a fresh SQLite file."""
+    return open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+
+
+@pytest.fixture
+def make_twin_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_twin_app(plugins=[(module, manifest)], dashboards=[{...}], builtin=False, **settings)``.
+
+    Returns the Dash app (its host at ``app.server.config["TWINBOARD_HOST"]``); hosts are stopped at teardown.
+    ``builtin=True`` also loads the repository's own ``plugins/`` folder.
+    """
+    hosts: list[Host] = []
+
+    def factory(plugins: Sequence[tuple[Any, Manifest]] = (), dashboards: Sequence[dict[str, Any]] = (),
+                builtin: bool = False, start: bool = True, **overrides: Any) -> Any:
+        root = tmp_path / f"app{len(hosts)}"
+        if builtin:
+            overrides.setdefault("plugins_dir", PROJECT_ROOT / "plugins")
+        settings = temp_settings(root, **overrides)
+        for d in dashboards:
+            (settings.path(settings.dashboards_dir) / f"{d['uid']}.yaml").write_text(
+                yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
+        host = Host(settings, extra_plugins=plugins)
+        hosts.append(host)
+        return create_app(settings, host=host, start=start)
+
+    yield factory
+    for host in hosts:
+        host.stop()
+
+
+def render_panel(app: Any, panel_id: str, options: dict[str, Any] | None = None,
+                 locale: str = "zh_CN") -> Any:
+    """Render one panel server-side as a screen would: the Dash component, or the deck JSON for maps.
+
+    Raises the panel's own exception, so a test sees what went wrong.
+    """
+    import json
+    host: Host = app.server.config["TWINBOARD_HOST"]
+    plugin, spec = host.panel(panel_id)
+    if spec is None:
+        raise LookupError(f"no enabled panel {panel_id!r}; offered: {sorted(host.all_panels())}")
+    record = host.plugins.records[plugin]
+    ctx = PanelContext(plugin=plugin, panel_id=panel_id, options={**spec.default_options, **(options or {})},
+                       locale=locale, store=host.store, settings=record.settings,
+                       translate=host.translator.gettext)
+    result = spec.render(ctx)
+    if spec.kind == "deck" and hasattr(result, "to_json"):
+        return json.loads(result.to_json())
+    return result
+
+
+def dashboard(uid: str, *panels: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A minimal valid dashboard dict for ``make_twin_app(dashboards=[...])``."""
+    d = {"uid": uid, "title": {"zh": uid, "en": uid}, "panels": list(panels), **extra}
+    Dashboard.model_validate(d)
+    return d

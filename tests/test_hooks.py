@@ -1,0 +1,173 @@
+"""One test per hookspec (named after it), plus the check that every hook is documented and tested."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from core import hookspecs
+from core.api import (AlertRaised, EntityKind, PanelSpec, Reading, RouteSpec, Severity, SourceSpec,
+                      ThresholdRule, hookimpl)
+from core.plugin_manager import PluginStatus
+from core.testing import dashboard, make_manifest, plugin_module, render_panel
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(f, "twinboard_spec")]
+
+
+def _wait(cond, timeout: float = 10.0) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_every_hook_is_documented_and_tested() -> None:
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    assert len(HOOKS) >= 11
+    for name in HOOKS:
+        fn = getattr(hookspecs, name)
+        assert fn.__doc__ and len(fn.__doc__.strip()) > 40, f"hookspec {name} has no docstring"
+        assert f"### `{name}`" in docs, f"hook {name} is not documented in docs/plugins.md"
+        assert re.search(rf"def test_{name}\b", tests), f"hook {name} has no test named test_{name}"
+
+
+def test_register_settings_model(make_twin_app) -> None:
+    class S(BaseModel):
+        limit: int = 3
+    seen = {}
+
+    @hookimpl
+    def register_panels(settings):
+        seen["settings"] = settings
+        return []
+    mod = plugin_module("setty", register_settings_model=hookimpl(lambda: S), register_panels=register_panels)
+    app = make_twin_app(plugins=[(mod, make_manifest("setty", settings={"limit": 7}))])
+    host = app.server.config["TWINBOARD_HOST"]
+    assert isinstance(seen["settings"], S) and seen["settings"].limit == 7
+    assert host.plugins.records["setty"].settings_model is S
+
+
+def test_register_settings_model_rejects_invalid_values(make_twin_app) -> None:
+    class S(BaseModel):
+        limit: int = 3
+    mod = plugin_module("badset", register_settings_model=hookimpl(lambda: S))
+    app = make_twin_app(plugins=[(mod, make_manifest("badset", settings={"limit": "many"}))])
+    rec = app.server.config["TWINBOARD_HOST"].plugins.records["badset"]
+    assert rec.status == PluginStatus.FAILED and "settings field 'limit'" in rec.error
+
+
+def test_register_entity_kinds(make_twin_app) -> None:
+    mod = plugin_module("kinds", register_entity_kinds=hookimpl(lambda: [EntityKind("pump", "泵", "Pump")]))
+    app = make_twin_app(plugins=[(mod, make_manifest("kinds"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    assert host.contributions["kinds"].entity_kinds[0].name == "pump"
+
+
+def test_register_twin_models(make_twin_app, tmp_path: Path) -> None:
+    f = tmp_path / "twin.yaml"
+    f.write_text("site: {id: s1, name: 站点, lon: 121.4, lat: 28.6}\n"
+                 "entities:\n  - {id: s1.t1, kind: tank, name: 罐1, lon: 121.41, lat: 28.61}\n", encoding="utf-8")
+    mod = plugin_module("twins", register_twin_models=hookimpl(lambda: [f]))
+    app = make_twin_app(plugins=[(mod, make_manifest("twins"))])
+    store = app.server.config["TWINBOARD_HOST"].store
+    [e] = store.entities(kind="tank")
+    assert e.plugin == "twins" and e.site_id == "s1" and e.geometry["coordinates"] == [121.41, 28.61]
+
+
+def test_register_panels(make_twin_app) -> None:
+    mod = plugin_module("pan", register_panels=hookimpl(
+        lambda: [PanelSpec("pan.hello", "你好", "Hello", lambda ctx: ctx.text("你好", "hello"))]))
+    app = make_twin_app(plugins=[(mod, make_manifest("pan"))])
+    assert render_panel(app, "pan.hello") == "你好"
+    assert render_panel(app, "pan.hello", locale="en") == "hello"
+
+
+def test_register_sources(make_twin_app) -> None:
+    def poll(ctx):
+        return [Reading("src.e1", "level", time.time(), 1.5, "m")]
+    mod = plugin_module("src", register_sources=hookimpl(lambda: [SourceSpec("sim", interval_s=0.05, poll=poll)]))
+    app = make_twin_app(plugins=[(mod, make_manifest("src"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    assert _wait(lambda: host.store.latest(["src.e1"]))
+    assert host.runtime.heartbeats("src")["src.sim"].last_data is not None
+
+
+def test_register_alert_rules(make_twin_app) -> None:
+    rule = ThresholdRule("rules.hi", "level", {Severity.III: 5, Severity.I: 9}, "高液位", "High level")
+    mod = plugin_module("rules", register_alert_rules=hookimpl(lambda: [rule]))
+    app = make_twin_app(plugins=[(mod, make_manifest("rules"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    raised = []
+    host.bus.subscribe(AlertRaised, raised.append)
+    host.ingest("rules", "test", [Reading("t1", "level", 1.0, 6.0)])
+    host.ingest("rules", "test", [Reading("t1", "level", 2.0, 9.5)])  # escalates III → I
+    [alert] = host.store.alerts()
+    assert alert.severity == 1 and [e.severity for e in raised] == [3, 1]
+    host.ingest("rules", "test", [Reading("t1", "level", 3.0, 1.0)])  # back to normal closes it
+    assert host.store.alerts() == []
+
+
+def test_register_routes(make_twin_app) -> None:
+    mod = plugin_module("rt", register_routes=hookimpl(lambda: [RouteSpec("ping", lambda: {"pong": True})]))
+    app = make_twin_app(plugins=[(mod, make_manifest("rt"))])
+    client = app.server.test_client()
+    assert client.get("/plugins/rt/ping").get_json() == {"pong": True}
+    app.server.config["TWINBOARD_HOST"].set_enabled("rt", False, actor="test")
+    assert client.get("/plugins/rt/ping").status_code == 404
+
+
+def test_register_translations(make_twin_app, tmp_path: Path) -> None:
+    loc = tmp_path / "locale" / "zh_CN" / "LC_MESSAGES"
+    loc.mkdir(parents=True)
+    (loc / "tr.po").write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                               'msgid "Water level"\nmsgstr "水位"\n', encoding="utf-8")
+    mod = plugin_module("tr", register_translations=hookimpl(lambda: tmp_path / "locale"),
+                        register_panels=hookimpl(lambda: [PanelSpec("tr.p", "p", "p",
+                                                                     lambda ctx: ctx.gettext("Water level"))]))
+    app = make_twin_app(plugins=[(mod, make_manifest("tr"))])
+    assert render_panel(app, "tr.p") == "水位"
+    assert render_panel(app, "tr.p", locale="en") == "Water level"
+
+
+def test_on_startup(make_twin_app) -> None:
+    calls = []
+    mod = plugin_module("st", on_startup=hookimpl(lambda store, bus, settings: calls.append((store, bus))))
+    app = make_twin_app(plugins=[(mod, make_manifest("st"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    assert calls == [(host.store, host.bus)]
+
+
+def test_on_event(make_twin_app) -> None:
+    events = []
+    mod = plugin_module("ev", on_event=hookimpl(lambda event: events.append(event.topic)))
+    app = make_twin_app(plugins=[(mod, make_manifest("ev"))])
+    app.server.config["TWINBOARD_HOST"].ingest("ev", "t", [Reading("x", "m", 1.0, 1.0)])
+    assert "ReadingsIngested" in events
+
+
+def test_on_event_that_raises_is_contained(make_twin_app) -> None:
+    def bad(event):
+        raise ValueError("subscriber bug")
+    good = []
+    a = plugin_module("evbad", on_event=hookimpl(bad))
+    b = plugin_module("evgood", on_event=hookimpl(lambda event: good.append(event)))
+    app = make_twin_app(plugins=[(a, make_manifest("evbad")), (b, make_manifest("evgood"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    host.ingest("evgood", "t", [Reading("x", "m", 1.0, 1.0)])
+    assert good and host.plugins.records["evbad"].status == PluginStatus.FAILED
+
+
+def test_on_shutdown(make_twin_app) -> None:
+    calls = []
+    mod = plugin_module("sd", on_shutdown=hookimpl(lambda: calls.append("bye")))
+    app = make_twin_app(plugins=[(mod, make_manifest("sd"))], dashboards=[dashboard("d")])
+    app.server.config["TWINBOARD_HOST"].stop()
+    assert calls == ["bye"]
