@@ -1,6 +1,6 @@
 """Ingest throughput: Store.ingest versus raw sqlite3 executemany into the same schema.
 
-Both sides write the same readings (batches of --batch readings cycling over --sensors
+Both sides write the same readings, batch by batch in alternation, (batches of --batch readings cycling over --sensors
 sensors, one commit per batch) into a fresh SQLite file whose schema open_store created.
 The raw side uses the same connection pragmas as the store (WAL, synchronous=NORMAL,
 foreign_keys=ON) so only the Python/SQLAlchemy path differs.
@@ -48,55 +48,57 @@ def warm_batches(batch: int, sensors: int) -> list[list[Reading]]:
     return [rs[i:i + batch] for i in range(0, len(rs), batch)]
 
 
-def bench_store(path: Path, batches: list[list[Reading]], warm: list[list[Reading]]) -> tuple[float, int]:
-    store = open_store(f"sqlite:///{path}")
-    try:
-        for b in warm:
-            store.ingest(b)
-        written = 0
-        t = time.perf_counter()
-        for b in batches:
-            written += store.ingest(b)
-        elapsed = time.perf_counter() - t
-        return elapsed, written
-    finally:
-        store.engine.dispose()
-
-
-def bench_raw(path: Path, batches: list[list[Reading]], warm: list[list[Reading]],
-              sensors: int) -> tuple[float, float, int]:
+def open_raw(path: Path, sensors: int) -> tuple[sqlite3.Connection, dict[tuple[str, str], int]]:
+    """A plain sqlite3 connection on a schema made by open_store, with the store's pragmas and series rows."""
     open_store(f"sqlite:///{path}").engine.dispose()  # the same schema, made by the store
     con = sqlite3.connect(path, isolation_level="DEFERRED")
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        con.execute(f"PRAGMA {pragma}")
+    with con:
+        con.executemany("INSERT INTO series (entity_id, metric, unit) VALUES (?, ?, ?)",
+                        [(entity(i), METRIC, UNIT) for i in range(sensors)])
+    ids = {(e, m): sid for sid, e, m in con.execute("SELECT id, entity_id, metric FROM series")}
+    return con, ids
+
+
+RAW_SQL = "INSERT INTO reading (series_id, ts, value) VALUES (?, ?, ?)"
+
+
+def run(tmp: Path, batches: list[list[Reading]], warm: list[list[Reading]],
+        sensors: int) -> tuple[float, float, float, int, int]:
+    """Both sides batch by batch, alternating which goes first, so drift (disk, CPU clock) hits both alike."""
+    store = open_store(f"sqlite:///{tmp / 'store.sqlite'}")
+    con, ids = open_raw(tmp / "raw.sqlite", sensors)
     try:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
-            con.execute(f"PRAGMA {pragma}")
-        with con:
-            con.executemany("INSERT INTO series (entity_id, metric, unit) VALUES (?, ?, ?)",
-                            [(entity(i), METRIC, UNIT) for i in range(sensors)])
-        ids = {(e, m): sid for sid, e, m in con.execute("SELECT id, entity_id, metric FROM series")}
-        sql = "INSERT INTO reading (series_id, ts, value) VALUES (?, ?, ?)"
-        for b in warm:
-            with con:
-                con.executemany(sql, [(ids[(r.entity_id, r.metric)], r.ts, r.value) for r in b])
-        # Tuples are built outside the timed loop: the raw figure is the floor of executemany + commit.
-        rows = [[(ids[(r.entity_id, r.metric)], r.ts, r.value) for r in b] for b in batches]
-        written = 0
-        t = time.perf_counter()
-        for b in rows:
-            con.executemany(sql, b)
+        for b in warm:  # untimed: creates the series on the store side, same rows on the raw side
+            store.ingest(b)
+            con.executemany(RAW_SQL, [(ids[(r.entity_id, r.metric)], r.ts, r.value) for r in b])
             con.commit()
-            written += len(b)
-        elapsed = time.perf_counter() - t
-        # For reference: the tuple-building step the raw side skipped, timed alone.
-        t = time.perf_counter()
+        # Raw tuples are built outside the timed region: the raw figure is the floor of executemany + commit.
+        rows = [[(ids[(r.entity_id, r.metric)], r.ts, r.value) for r in b] for b in batches]
+        store_s = raw_s = 0.0
+        store_n = raw_n = 0
+        for k, (b, raw_b) in enumerate(zip(batches, rows)):
+            for side in ((0, 1) if k % 2 == 0 else (1, 0)):
+                t = time.perf_counter()
+                if side == 0:
+                    store_n += store.ingest(b)
+                    store_s += time.perf_counter() - t
+                else:
+                    con.executemany(RAW_SQL, raw_b)
+                    con.commit()
+                    raw_s += time.perf_counter() - t
+                    raw_n += len(raw_b)
+        t = time.perf_counter()  # for reference: the tuple-building step the raw side skipped
         for b in batches:
             [(ids[(r.entity_id, r.metric)], r.ts, r.value) for r in b]
-        convert = time.perf_counter() - t
-        n = con.execute("SELECT COUNT(*) FROM reading").fetchone()[0]
-        assert n == written + sensors, (n, written, sensors)
-        return elapsed, convert, written
+        convert_s = time.perf_counter() - t
+        assert con.execute("SELECT COUNT(*) FROM reading").fetchone()[0] == raw_n + sensors
+        assert store.reading_count() == store_n + sensors
+        return store_s, raw_s, convert_s, store_n, raw_n
     finally:
         con.close()
+        store.engine.dispose()
 
 
 def main() -> None:
@@ -114,8 +116,7 @@ def main() -> None:
     batches = make_batches(a.readings, a.batch, a.sensors)
     warm = warm_batches(a.batch, a.sensors)
     with tempfile.TemporaryDirectory(prefix="tb-bench-ingest-") as tmp:
-        store_s, store_n = bench_store(Path(tmp) / "store.sqlite", batches, warm)
-        raw_s, convert_s, raw_n = bench_raw(Path(tmp) / "raw.sqlite", batches, warm, a.sensors)
+        store_s, raw_s, convert_s, store_n, raw_n = run(Path(tmp), batches, warm, a.sensors)
     assert store_n == raw_n == a.readings, (store_n, raw_n, a.readings)
     store_rate, raw_rate = store_n / store_s, raw_n / raw_s
     print(f"  Store.ingest        {store_s:8.2f} s  {store_rate:12,.0f} readings/s")

@@ -40,7 +40,7 @@ def summary(ctx: PanelContext) -> Any:
     alerts = ctx.store.alerts(limit=10000)
     ctx.data_time = time.time()
     levels = LEVEL_EN if ctx.lang == "en" else LEVEL_ZH
-    return html.Div(className="tb-kpis", children=[
+    return html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(4, 1fr)"}, children=[
         html.Div(className="tb-kpi", children=[
             html.Div(str(sum(1 for a in alerts if a.severity == s)), className=f"tb-kpi-value tb-sev-{s}"),
             html.Div(levels[s] + ctx.text("报警", " alarms"), className="tb-kpi-label")])

@@ -15,6 +15,8 @@ from .settings import DemoSettings
 
 _SEV_RGBA = {int(s): [int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16), 230] for s, c in SEVERITY_COLORS.items()}
 _NORMAL = [54, 198, 255, 220]
+#: the big screen's shipped font (assets/fonts.css), so SVG text in plotly shows Chinese too
+FONT = '"Noto Sans SC Subset", "Noto Sans SC", sans-serif'
 
 
 def _names(ctx: PanelContext) -> dict[str, str]:
@@ -30,6 +32,7 @@ def trend(ctx: PanelContext) -> Any:
     names = _names(ctx)
     fig = go.Figure()
     newest = None
+    unit = ""
     for entity in ctx.store.entities(kind="sensor", plugin=ctx.plugin):
         if entity.properties.get("metric") != metric:
             continue
@@ -37,6 +40,7 @@ def trend(ctx: PanelContext) -> Any:
         if not pts:
             continue
         newest = max(newest or 0, pts[-1][0])
+        unit = entity.properties.get("unit", unit)
         fig.add_trace(go.Scatter(x=[time.strftime("%H:%M:%S", time.localtime(t)) for t, _ in pts],
                                  y=[v for _, v in pts], mode="lines", name=names.get(entity.id, entity.id),
                                  line={"width": 3}))
@@ -47,9 +51,9 @@ def trend(ctx: PanelContext) -> Any:
                           annotation_text=f"{level}级 {limit:g}" if ctx.lang == "zh" else f"L{level} {limit:g}",
                           annotation_font={"size": 16, "color": SEVERITY_COLORS[Severity[level]]})
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      margin={"l": 56, "r": 16, "t": 8, "b": 36}, font={"size": 16, "color": "#e6f1ff"},
+                      margin={"l": 56, "r": 16, "t": 8, "b": 36}, font={"size": 16, "color": "#e6f1ff", "family": FONT},
                       legend={"orientation": "h", "y": 1.12, "font": {"size": 16}},
-                      yaxis={"title": {"text": "ppm"}, "gridcolor": "#1d4f8f"},
+                      yaxis={"title": {"text": unit}, "gridcolor": "#1d4f8f"},
                       xaxis={"nticks": 6, "gridcolor": "#1d4f8f"}, uirevision=metric)
     ctx.data_time = newest
     return dcc.Graph(figure=fig, config={"displayModeBar": False, "staticPlot": False},

@@ -1,0 +1,114 @@
+"""The twin store on a real SQLite file: ingest, latest values, alerts, audit, durability under SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.contributions import AlertDraft, Reading, Severity
+from core.errors import StoreError
+from core.store import open_store
+
+
+def test_ingest_and_latest(twin_store) -> None:
+    n = twin_store.ingest([Reading(f"s{i}", "t", 100.0 + j, float(i * 10 + j), "C")
+                           for i in range(50) for j in range(5)])
+    assert n == 250
+    latest = {lv.entity_id: lv for lv in twin_store.latest()}
+    assert len(latest) == 50 and latest["s7"].value == 74.0 and latest["s7"].ts == 104.0
+    assert [lv.entity_id for lv in twin_store.latest(["s1", "s2"], metric="t")] == ["s1", "s2"]
+    assert twin_store.series("s3", "t", since=102.0) == [(102.0, 32.0), (103.0, 33.0), (104.0, 34.0)]
+
+
+def test_redelivered_readings_are_not_duplicated(twin_store) -> None:
+    batch = [Reading("a", "m", 1.0, 1.0), Reading("a", "m", 2.0, 2.0)]
+    twin_store.ingest(batch)
+    twin_store.ingest(batch + [Reading("a", "m", 3.0, 3.0)])
+    assert twin_store.reading_count() == 3
+
+
+def test_latest_for_many_sensors_is_one_query(twin_store) -> None:
+    from sqlalchemy import event
+    twin_store.ingest([Reading(f"s{i}", "m", float(t), float(t)) for i in range(2000) for t in range(3)])
+    statements = []
+    event.listen(twin_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    values = twin_store.latest([f"s{i}" for i in range(800)])
+    assert len(values) == 800 and {v.value for v in values} == {2.0}
+    assert len(statements) == 1
+
+
+def test_alert_dedupe_escalate_ack_close(twin_store) -> None:
+    a, new = twin_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
+    again, changed = twin_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
+    assert new and not changed and again.id == a.id
+    worse, changed = twin_store.raise_alert(AlertDraft("r", "e1", Severity.I, "高"), "p")
+    assert changed and worse.severity == 1
+    twin_store.set_alert_state(a.id, "acknowledged", "zhang")
+    assert twin_store.alerts()[0].acknowledged_by == "zhang"
+    twin_store.set_alert_state(a.id, "closed", "zhang")
+    assert twin_store.alerts() == []
+    log = twin_store.audit_log()
+    assert [e.action for e in log[:2]] == ["alert.closed", "alert.acknowledged"] and log[0].old == "acknowledged"
+    with pytest.raises(StoreError, match="no alert with id 999"):
+        twin_store.set_alert_state(999, "closed", "zhang")
+
+
+def test_plugin_state_is_audited(twin_store) -> None:
+    twin_store.set_plugin_enabled("demo", False, "li")
+    twin_store.set_plugin_enabled("demo", True, "li")
+    assert twin_store.plugin_state("demo").enabled
+    entries = twin_store.audit_log()
+    assert (entries[0].action, entries[0].old, entries[0].new) == ("plugin.enable", False, True)
+    assert (entries[1].action, entries[1].old, entries[1].new) == ("plugin.disable", None, False)
+
+
+def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'sub' / 'db.sqlite'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert (tmp_path / "sub" / "db.sqlite").exists()
+
+
+def test_unreachable_database_gives_clear_error() -> None:
+    with pytest.raises(StoreError, match=r"cannot connect to database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"):
+        open_store("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+
+
+def test_invalid_database_url() -> None:
+    with pytest.raises(StoreError, match="not a valid SQLAlchemy URL"):
+        open_store("not a url")
+
+
+WRITER = """
+import sys, time
+from core.store import open_store
+from core.contributions import Reading
+store = open_store(sys.argv[1])
+batch = 0
+while True:
+    store.ingest([Reading(f"s{i}", "m", batch + i / 1000, float(batch)) for i in range(200)])
+    batch += 1
+    print(batch, flush=True)
+"""
+
+
+def test_sigkill_during_ingest_loses_no_committed_reading(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kill.sqlite'}"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    committed = 0
+    deadline = time.time() + 30
+    while committed < 40 and time.time() < deadline:
+        committed = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_store(url)
+    assert committed >= 40
+    assert store.reading_count() >= committed * 200  # every batch reported as committed is there
+    assert store.reading_count() % 200 == 0  # and no half batch
