@@ -23,9 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from core import twin  # noqa: E402
 from core.store import open_store  # noqa: E402
 
 T0 = 1_700_000_000.0
@@ -74,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readings", type=int, default=5_000_000)
     ap.add_argument("--sensors", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="500,000 readings")
     a = ap.parse_args()
     if a.quick:
@@ -114,20 +113,24 @@ def main() -> None:
             assert s_rows == h_rows == want, "Store.latest() and the hand-written query disagree"
             print(f"  both return the same {len(s_rows):,} rows, equal to the newest reading of each sensor")
 
-            # Where the store's time goes: its own SQL run on the plain connection.
-            s, r = twin.Series.__table__, twin.Reading.__table__
-            from sqlalchemy import and_, func, select
-            newest = select(func.max(r.c.ts)).where(r.c.series_id == s.c.id).correlate(s).scalar_subquery()
-            q = select(s.c.entity_id, s.c.metric, s.c.unit, r.c.ts, r.c.value).join(
-                r, and_(r.c.series_id == s.c.id, r.c.ts == newest))
-            store_sql = str(q.compile(dialect=sqlite_dialect.dialect()))
+            # Where the store's time goes: the exact SQL it sends, run on the plain connection.
+            sent: list[tuple[str, object]] = []
+
+            def capture(_conn, _cur, statement, params, _ctx, _many):  # type: ignore[no-untyped-def]
+                sent.append((statement, params))
+
+            event.listen(store.engine, "before_cursor_execute", capture)
+            store.latest()
+            event.remove(store.engine, "before_cursor_execute", capture)
+            store_sql, store_params = sent[-1]
             raw_store_sql_ms = []
             for _ in range(a.repeat):
                 t = time.perf_counter()
-                con.execute(store_sql).fetchall()
+                con.execute(store_sql, store_params).fetchall()
                 raw_store_sql_ms.append((time.perf_counter() - t) * 1000)
             for name, sql in (("store", store_sql), ("handwritten", HANDWRITTEN)):
-                plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+                params = store_params if sql is store_sql else ()
+                plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql, params)]
                 print(f"  plan {name:12s}: " + " | ".join(plan))
         finally:
             con.close()

@@ -61,7 +61,8 @@ def register_panels(settings: Any) -> list[PanelSpec]:
     Each ``PanelSpec.id`` must start with ``"<plugin>."``; dashboards reference it.
     ``render(ctx)`` runs on the server at the panel's refresh cadence and returns a
     Dash component (or, for ``kind="deck"``, a ``pydeck.Deck``). An exception in
-    ``render`` shows an error card on that panel only.
+    ``render`` marks the plugin failed (traceback in /admin) and its panels show an
+    error card; every other plugin's panels keep working.
     """
 
 

@@ -126,7 +126,13 @@ class Host:
                 return
             contrib.panels[spec.id] = spec
         contrib.routes = list(self.plugins.call(name, "register_routes", settings=settings) or [])
-        contrib.entity_kinds = list(self.plugins.call(name, "register_entity_kinds") or [])
+        taken = {k.name: n for n, c in self.contributions.items() if n != name for k in c.entity_kinds}
+        for kind in self.plugins.call(name, "register_entity_kinds") or []:
+            if kind.name in taken:
+                log.warning("plugin %s: entity kind %r is already declared by %s; ignored",
+                            name, kind.name, taken[kind.name])
+            else:
+                contrib.entity_kinds.append(kind)
         locale_dir = self.plugins.call(name, "register_translations")
         if locale_dir:
             self.translator.add_domain(name, Path(locale_dir))

@@ -1,7 +1,7 @@
 """The vendors' pytest harness: a store on a temp database, an app with temporary plugins, a rendered panel.
 
-Loaded automatically through the ``pytest11`` entry point when twinboard is installed;
-``pytest_plugins = ["core.testing"]`` works too.
+Loaded automatically through the ``pytest11`` entry point when twinboard is installed
+(do not also list it in ``pytest_plugins``); ``from core.testing import ...`` works anywhere.
 """
 
 from __future__ import annotations

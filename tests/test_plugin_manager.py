@@ -43,7 +43,7 @@ def test_folder_plugins_are_discovered(tmp_path: Path) -> None:
     pm.discover_folder(tmp_path)
     rec = pm.records["good_one"]
     assert rec.status == PluginStatus.ENABLED and rec.origin == "folder"
-    assert pm.call("good_one", "register_panels")[0].id == "good_one.p"
+    assert pm.call("good_one", "register_panels", settings=None)[0].id == "good_one.p"
 
 
 def test_import_error_marks_failed_with_traceback(tmp_path: Path) -> None:
@@ -90,9 +90,9 @@ def test_hook_that_raises_fails_only_that_plugin(tmp_path: Path) -> None:
     make_plugin(tmp_path, "other", GOOD.format(name="other"))
     pm = PluginManager()
     pm.discover_folder(tmp_path)
-    assert pm.call("raiser", "register_panels") is None
+    assert pm.call("raiser", "register_panels", settings=None) is None
     assert pm.records["raiser"].status == PluginStatus.FAILED and "boom in hook" in pm.records["raiser"].traceback
-    assert pm.call("other", "register_panels")[0].id == "other.p"
+    assert pm.call("other", "register_panels", settings=None)[0].id == "other.p"
 
 
 def test_allowlist_limits_loaded_plugins(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_trace_switch_logs_hook_calls(tmp_path: Path, caplog: pytest.LogCaptureF
     pm = PluginManager(trace=True)
     pm.discover_folder(tmp_path)
     with caplog.at_level(logging.INFO, logger="core.plugin_manager"):
-        pm.call("traced", "register_panels")
+        pm.call("traced", "register_panels", settings=None)
     assert any("register_panels" in r.getMessage() for r in caplog.records)
 
 
