@@ -117,16 +117,26 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
 
 
 def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
-    """Mount every plugin's routes under /plugins/<name>/; served only while the plugin is enabled."""
-    for name, contrib in list(host.contributions.items()):
-        for route in contrib.routes:
-            endpoint = f"plugin_{name}_{route.endpoint or route.view_func.__name__}"
-            rule = f"/plugins/{name}/{route.rule.lstrip('/')}"
+    """Serve plugins' routes under /plugins/<name>/, matched at request time so enabling or
+    disabling a plugin at run time adds or removes its routes without a restart."""
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+    from werkzeug.routing import Map, Rule
 
-            def view(*args: Any, _name: str = name, _fn: Any = route.view_func, **kwargs: Any) -> Any:
-                record = host.plugins.records.get(_name)
-                if record is None or record.status != PluginStatus.ENABLED:
-                    flask.abort(404)
-                return _fn(*args, **kwargs)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-            server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(route.methods))
+    @server.route("/plugins/<name>/", defaults={"rest": ""}, methods=methods)
+    @server.route("/plugins/<name>/<path:rest>", methods=methods)
+    def _plugin_route(name: str, rest: str) -> Any:
+        record = host.plugins.records.get(name)
+        contrib = host.contributions.get(name)
+        if record is None or contrib is None or record.status != PluginStatus.ENABLED:
+            flask.abort(404)
+        rules = Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods))
+                     for i, r in enumerate(contrib.routes)])
+        try:
+            index, args = rules.bind("localhost").match("/" + rest, method=flask.request.method)
+        except NotFound:
+            flask.abort(404)
+        except MethodNotAllowed:
+            flask.abort(405)
+        return contrib.routes[index].view_func(**args)

@@ -171,3 +171,16 @@ def test_on_shutdown(make_twin_app) -> None:
     app = make_twin_app(plugins=[(mod, make_manifest("sd"))], dashboards=[dashboard("d")])
     app.server.config["TWINBOARD_HOST"].stop()
     assert calls == ["bye"]
+
+
+def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
+    mod = plugin_module("late", register_routes=hookimpl(
+        lambda: [RouteSpec("items/<int:n>", lambda n: {"n": n})]))
+    app = make_twin_app(plugins=[(mod, make_manifest("late"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    host.set_enabled("late", False, actor="t")
+    client = app.server.test_client()
+    assert client.get("/plugins/late/items/3").status_code == 404
+    host.set_enabled("late", True, actor="t")
+    assert client.get("/plugins/late/items/3").get_json() == {"n": 3}
+    assert client.post("/plugins/late/items/3").status_code == 405
