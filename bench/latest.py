@@ -91,43 +91,37 @@ def main() -> None:
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
             con.execute(f"PRAGMA {pragma}")
         try:
-            store.latest()  # warm both: page cache, SQLAlchemy's compiled-statement cache
-            con.execute(HANDWRITTEN).fetchall()
-            store_ms: list[float] = []
-            hand_ms: list[float] = []
-            got_store = got_hand = None
-            for i in range(a.repeat):
-                for side in ((0, 1) if i % 2 == 0 else (1, 0)):
-                    t = time.perf_counter()
-                    if side == 0:
-                        got_store = store.latest()
-                        store_ms.append((time.perf_counter() - t) * 1000)
-                    else:
-                        got_hand = con.execute(HANDWRITTEN).fetchall()
-                        hand_ms.append((time.perf_counter() - t) * 1000)
-
-            s_rows = sorted((v.entity_id, v.metric, v.unit, v.ts, v.value) for v in got_store or [])
-            h_rows = sorted(got_hand or [])
-            want = sorted((e, METRIC, UNIT, ts, v) for e, (ts, v) in expected.items())
-            assert len(s_rows) == len(expected), (len(s_rows), len(expected))
-            assert s_rows == h_rows == want, "Store.latest() and the hand-written query disagree"
-            print(f"  both return the same {len(s_rows):,} rows, equal to the newest reading of each sensor")
-
-            # Where the store's time goes: the exact SQL it sends, run on the plain connection.
+            # The exact SQL the store sends, to run it on the plain connection too (where the store's time goes).
             sent: list[tuple[str, object]] = []
 
             def capture(_conn, _cur, statement, params, _ctx, _many):  # type: ignore[no-untyped-def]
                 sent.append((statement, params))
 
             event.listen(store.engine, "before_cursor_execute", capture)
-            store.latest()
+            store.latest()  # also warms the page cache and SQLAlchemy's compiled-statement cache
             event.remove(store.engine, "before_cursor_execute", capture)
             store_sql, store_params = sent[-1]
-            raw_store_sql_ms = []
-            for _ in range(a.repeat):
-                t = time.perf_counter()
-                con.execute(store_sql, store_params).fetchall()
-                raw_store_sql_ms.append((time.perf_counter() - t) * 1000)
+            con.execute(HANDWRITTEN).fetchall()
+
+            runs: dict[str, list[float]] = {"store": [], "hand": [], "store_sql": []}
+            calls = {"store": store.latest,
+                     "hand": lambda: con.execute(HANDWRITTEN).fetchall(),
+                     "store_sql": lambda: con.execute(store_sql, store_params).fetchall()}
+            got: dict[str, object] = {}
+            order = list(calls)
+            for i in range(a.repeat):  # rotate the order so drift hits every side alike
+                for name in order[i % 3:] + order[:i % 3]:
+                    t = time.perf_counter()
+                    got[name] = calls[name]()
+                    runs[name].append((time.perf_counter() - t) * 1000)
+            store_ms, hand_ms, raw_store_sql_ms = runs["store"], runs["hand"], runs["store_sql"]
+
+            s_rows = sorted((v.entity_id, v.metric, v.unit, v.ts, v.value) for v in got["store"])  # type: ignore[attr-defined]
+            h_rows = sorted(got["hand"])  # type: ignore[call-overload]
+            want = sorted((e, METRIC, UNIT, ts, v) for e, (ts, v) in expected.items())
+            assert len(s_rows) == len(expected), (len(s_rows), len(expected))
+            assert s_rows == h_rows == want, "Store.latest() and the hand-written query disagree"
+            print(f"  both return the same {len(s_rows):,} rows, equal to the newest reading of each sensor")
             for name, sql in (("store", store_sql), ("handwritten", HANDWRITTEN)):
                 params = store_params if sql is store_sql else ()
                 plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql, params)]

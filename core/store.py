@@ -88,6 +88,10 @@ class Store:
         self._insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
         if self._insert is None:
             raise StoreError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+        # The hot path skips SQLAlchemy's per-row parameter processing: positional tuples to the driver.
+        ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._reading_sql = (f"INSERT INTO reading (series_id, ts, value) VALUES ({ph}, {ph}, {ph}) "
+                             "ON CONFLICT DO NOTHING")
 
     # -- schema -------------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -122,12 +126,12 @@ class Store:
         """
         if not readings:
             return 0
-        tbl = twin.Reading.__table__
+        known = self._series_ids
         with self.engine.begin() as conn:
-            ids = self._resolve_series(conn, {(r.entity_id, r.metric, r.unit) for r in readings})
-            rows = [{"series_id": ids[(r.entity_id, r.metric)], "ts": r.ts, "value": r.value}
-                    for r in readings]
-            result = conn.execute(self._insert(tbl).on_conflict_do_nothing(), rows)
+            if any((r.entity_id, r.metric) not in known for r in readings):
+                self._resolve_series(conn, {(r.entity_id, r.metric, r.unit) for r in readings})
+            rows = [(known[(r.entity_id, r.metric)], float(r.ts), float(r.value)) for r in readings]
+            result = conn.exec_driver_sql(self._reading_sql, rows)
         written = result.rowcount
         return len(rows) if written is None or written < 0 else written
 
