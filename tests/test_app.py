@@ -87,3 +87,34 @@ def _board(app):
     from core.dashboards import load_dashboards
     host = app.server.config["TWINBOARD_HOST"]
     return next(iter(load_dashboards(host.settings.path(host.settings.dashboards_dir)).values()))[0]
+
+
+def test_stale_panel_says_so(make_twin_app) -> None:
+    import time
+
+    def render(ctx):
+        ctx.data_time = time.time() - 600
+        return "old"
+    mod = plugin_module("old", register_panels=hookimpl(lambda: [PanelSpec("old.p", "旧", "Old", render)]))
+    app = make_twin_app(plugins=[(mod, make_manifest("old"))],
+                        dashboards=[dashboard("d", {**OK_PANEL, "panel": "old.p"}, stale_after_s=30)])
+    host = app.server.config["TWINBOARD_HOST"]
+    _, _, fresh, cls = render_screen_panel(host, {"d": _board(app)}, {"uid": "d", "key": "ok", "locale": "zh_CN"})
+    assert "tb-stale" in cls and "数据过期" in fresh and "10 分钟前" in fresh
+
+
+def test_failing_source_marks_plugin_failed_with_traceback(make_twin_app) -> None:
+    import time
+    from core.api import SourceSpec
+
+    def poll(ctx):
+        raise OSError("camera unreachable")
+    mod = plugin_module("cam", register_sources=hookimpl(lambda: [SourceSpec("rtsp", interval_s=0.05, poll=poll)]))
+    app = make_twin_app(plugins=[(mod, make_manifest("cam"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    end = time.time() + 5
+    while host.plugins.records["cam"].status != PluginStatus.FAILED and time.time() < end:
+        time.sleep(0.05)
+    rec = host.plugins.records["cam"]
+    assert rec.status == PluginStatus.FAILED and "camera unreachable" in rec.traceback
+    assert "OSError: camera unreachable" in host.health()["plugins"][0]["sources"]["rtsp"]["last_error"]

@@ -113,3 +113,15 @@ def test_broken_plugin_is_contained(tmp_path: Path, chromium) -> None:
     finally:
         server.proc.terminate()
         server.proc.wait(10)
+
+
+def test_playlist_rotates_dashboards(served, chromium) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(served.url + "/playlist/wall")
+    page.wait_for_selector("#tb-playlist-frame")
+    src = page.locator("#tb-playlist-frame").get_attribute("src")
+    assert src.startswith("/screen/demo")
+    frame = page.frame_locator("#tb-playlist-frame")
+    frame.locator(".tb-title").wait_for(timeout=30000)
+    assert "椒江" in frame.locator(".tb-title").inner_text()
+    page.close()
