@@ -210,9 +210,10 @@ class Store:
                 twin.Alert.state != "closed")).first()
             if existing is not None:
                 changed = int(draft.severity) < existing.severity
-                if changed:
+                if int(draft.severity) <= existing.severity:
+                    # The alert keeps its worst level; its text follows readings at that level or worse.
                     existing.severity = int(draft.severity)
-                existing.value, existing.message = draft.value, draft.message
+                    existing.value, existing.message = draft.value, draft.message
                 db.add(existing)
                 db.commit()
                 return existing, changed

@@ -112,3 +112,9 @@ def test_sigkill_during_ingest_loses_no_committed_reading(tmp_path: Path) -> Non
     assert committed >= 40
     assert store.reading_count() >= committed * 200  # every batch reported as committed is there
     assert store.reading_count() % 200 == 0  # and no half batch
+
+
+def test_alert_keeps_worst_level_and_its_message(twin_store) -> None:
+    twin_store.raise_alert(AlertDraft("r", "e", Severity.I, "高", "v=60 (limit 50)", 60.0), "p")
+    alert, changed = twin_store.raise_alert(AlertDraft("r", "e", Severity.II, "高", "v=41 (limit 35)", 41.0), "p")
+    assert not changed and alert.severity == 1 and alert.message == "v=60 (limit 50)" and alert.value == 60.0
