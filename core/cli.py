@@ -101,7 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database commands")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("init", help="create the tables (idempotent)").set_defaults(fn=_db_init)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """Let each loadable plugin add its own sub-commands (register_commands hook)."""
+    from .plugin_manager import build_plugin_manager
+    from .settings import load_settings
+    try:
+        settings = load_settings()
+    except TwinboardError:
+        return  # a broken settings file is reported by the command that needs it
+    manager = build_plugin_manager(settings)
+    for name in manager.names():
+        before = set(sub.choices)
+        manager.call(name, "register_commands", subparsers=sub)
+        for cmd in set(sub.choices) - before:
+            sub.choices[cmd].set_defaults(plugin=name)
 
 
 def main(argv: list[str] | None = None) -> int:

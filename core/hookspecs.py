@@ -9,6 +9,7 @@ fails when a hook here is missing there or has no test named after it.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,16 @@ def register_translations() -> Path | None:
 
     Strings the plugin passes through ``ctx.gettext`` are looked up in its own
     catalog first, then the host's.
+    """
+
+
+@hookspec
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add sub-commands to the ``twinboard`` command line (e.g. ``twinboard smoke eval``).
+
+    ``subparsers`` is argparse's sub-parser collection: call ``subparsers.add_parser(...)``
+    and ``set_defaults(fn=handler)``; the handler receives the parsed ``argparse.Namespace``
+    and returns an exit code. Called without a running host (no store, no sources).
     """
 
 

@@ -184,3 +184,21 @@ def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
     host.set_enabled("late", True, actor="t")
     assert client.get("/plugins/late/items/3").get_json() == {"n": 3}
     assert client.post("/plugins/late/items/3").status_code == 405
+
+
+def test_register_commands(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+    from core.plugin_manager import PluginManager
+    pm = PluginManager()
+
+    @hookimpl
+    def register_commands(subparsers):
+        p = subparsers.add_parser("hello")
+        p.add_argument("--who", default="世界")
+        p.set_defaults(fn=lambda args: f"你好 {args.who}")
+    pm.register_inline(plugin_module("cmd", register_commands=register_commands), make_manifest("cmd"))
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    pm.call("cmd", "register_commands", subparsers=sub)
+    args = parser.parse_args(["hello", "--who", "台州"])
+    assert args.fn(args) == "你好 台州"
