@@ -80,6 +80,28 @@ def served(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One private PostgreSQL cluster for the whole run (Debian's postgresql, loopback only)."""
+    from pgcluster import PgCluster
+    cluster = PgCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The same store code on SQLite and on a real PostgreSQL server."""
+    from core.store import open_store
+    if request.param == "sqlite":
+        yield open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+        return
+    store = open_store(request.getfixturevalue("pg_cluster").new_database())
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     """Debian's Chromium driven by Playwright (no browser download)."""
     if not Path(CHROMIUM).exists():

@@ -118,3 +118,18 @@ def test_failing_source_marks_plugin_failed_with_traceback(make_twin_app) -> Non
     rec = host.plugins.records["cam"]
     assert rec.status == PluginStatus.FAILED and "camera unreachable" in rec.traceback
     assert "OSError: camera unreachable" in host.health()["plugins"][0]["sources"]["rtsp"]["last_error"]
+
+
+def test_host_runs_on_postgresql(make_twin_app, pg_cluster) -> None:
+    """The whole chain (twin loading, simulated source, ingest, alert rules, panels) on a real PostgreSQL."""
+    import time
+    from core.testing import render_panel
+    app = make_twin_app(builtin=True, database_url=pg_cluster.new_database())
+    host = app.server.config["TWINBOARD_HOST"]
+    assert host.store.engine.dialect.name == "postgresql"
+    end = time.time() + 20
+    while not host.store.latest(metric="gas_ppm") and time.time() < end:
+        time.sleep(0.1)
+    assert len(host.store.latest(metric="gas_ppm")) == 3
+    assert render_panel(app, "demo_sensors.map3d")["layers"][0]["id"] == "base"
+    assert app.server.test_client().get("/api/health").get_json()["database"] == "postgresql"

@@ -16,54 +16,54 @@ from core.errors import StoreError
 from core.store import open_store
 
 
-def test_ingest_and_latest(twin_store) -> None:
-    n = twin_store.ingest([Reading(f"s{i}", "t", 100.0 + j, float(i * 10 + j), "C")
+def test_ingest_and_latest(any_store) -> None:
+    n = any_store.ingest([Reading(f"s{i}", "t", 100.0 + j, float(i * 10 + j), "C")
                            for i in range(50) for j in range(5)])
     assert n == 250
-    latest = {lv.entity_id: lv for lv in twin_store.latest()}
+    latest = {lv.entity_id: lv for lv in any_store.latest()}
     assert len(latest) == 50 and latest["s7"].value == 74.0 and latest["s7"].ts == 104.0
-    assert [lv.entity_id for lv in twin_store.latest(["s1", "s2"], metric="t")] == ["s1", "s2"]
-    assert twin_store.series("s3", "t", since=102.0) == [(102.0, 32.0), (103.0, 33.0), (104.0, 34.0)]
+    assert [lv.entity_id for lv in any_store.latest(["s1", "s2"], metric="t")] == ["s1", "s2"]
+    assert any_store.series("s3", "t", since=102.0) == [(102.0, 32.0), (103.0, 33.0), (104.0, 34.0)]
 
 
-def test_redelivered_readings_are_not_duplicated(twin_store) -> None:
+def test_redelivered_readings_are_not_duplicated(any_store) -> None:
     batch = [Reading("a", "m", 1.0, 1.0), Reading("a", "m", 2.0, 2.0)]
-    twin_store.ingest(batch)
-    twin_store.ingest(batch + [Reading("a", "m", 3.0, 3.0)])
-    assert twin_store.reading_count() == 3
+    any_store.ingest(batch)
+    any_store.ingest(batch + [Reading("a", "m", 3.0, 3.0)])
+    assert any_store.reading_count() == 3
 
 
-def test_latest_for_many_sensors_is_one_query(twin_store) -> None:
+def test_latest_for_many_sensors_is_one_query(any_store) -> None:
     from sqlalchemy import event
-    twin_store.ingest([Reading(f"s{i}", "m", float(t), float(t)) for i in range(2000) for t in range(3)])
+    any_store.ingest([Reading(f"s{i}", "m", float(t), float(t)) for i in range(2000) for t in range(3)])
     statements = []
-    event.listen(twin_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    values = twin_store.latest([f"s{i}" for i in range(800)])
+    event.listen(any_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    values = any_store.latest([f"s{i}" for i in range(800)])
     assert len(values) == 800 and {v.value for v in values} == {2.0}
     assert len(statements) == 1
 
 
-def test_alert_dedupe_escalate_ack_close(twin_store) -> None:
-    a, new = twin_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
-    again, changed = twin_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
+def test_alert_dedupe_escalate_ack_close(any_store) -> None:
+    a, new = any_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
+    again, changed = any_store.raise_alert(AlertDraft("r", "e1", Severity.III, "高"), "p")
     assert new and not changed and again.id == a.id
-    worse, changed = twin_store.raise_alert(AlertDraft("r", "e1", Severity.I, "高"), "p")
+    worse, changed = any_store.raise_alert(AlertDraft("r", "e1", Severity.I, "高"), "p")
     assert changed and worse.severity == 1
-    twin_store.set_alert_state(a.id, "acknowledged", "zhang")
-    assert twin_store.alerts()[0].acknowledged_by == "zhang"
-    twin_store.set_alert_state(a.id, "closed", "zhang")
-    assert twin_store.alerts() == []
-    log = twin_store.audit_log()
+    any_store.set_alert_state(a.id, "acknowledged", "zhang")
+    assert any_store.alerts()[0].acknowledged_by == "zhang"
+    any_store.set_alert_state(a.id, "closed", "zhang")
+    assert any_store.alerts() == []
+    log = any_store.audit_log()
     assert [e.action for e in log[:2]] == ["alert.closed", "alert.acknowledged"] and log[0].old == "acknowledged"
     with pytest.raises(StoreError, match="no alert with id 999"):
-        twin_store.set_alert_state(999, "closed", "zhang")
+        any_store.set_alert_state(999, "closed", "zhang")
 
 
-def test_plugin_state_is_audited(twin_store) -> None:
-    twin_store.set_plugin_enabled("demo", False, "li")
-    twin_store.set_plugin_enabled("demo", True, "li")
-    assert twin_store.plugin_state("demo").enabled
-    entries = twin_store.audit_log()
+def test_plugin_state_is_audited(any_store) -> None:
+    any_store.set_plugin_enabled("demo", False, "li")
+    any_store.set_plugin_enabled("demo", True, "li")
+    assert any_store.plugin_state("demo").enabled
+    entries = any_store.audit_log()
     assert (entries[0].action, entries[0].old, entries[0].new) == ("plugin.enable", False, True)
     assert (entries[1].action, entries[1].old, entries[1].new) == ("plugin.disable", None, False)
 
@@ -114,7 +114,7 @@ def test_sigkill_during_ingest_loses_no_committed_reading(tmp_path: Path) -> Non
     assert store.reading_count() % 200 == 0  # and no half batch
 
 
-def test_alert_keeps_worst_level_and_its_message(twin_store) -> None:
-    twin_store.raise_alert(AlertDraft("r", "e", Severity.I, "高", "v=60 (limit 50)", 60.0), "p")
-    alert, changed = twin_store.raise_alert(AlertDraft("r", "e", Severity.II, "高", "v=41 (limit 35)", 41.0), "p")
+def test_alert_keeps_worst_level_and_its_message(any_store) -> None:
+    any_store.raise_alert(AlertDraft("r", "e", Severity.I, "高", "v=60 (limit 50)", 60.0), "p")
+    alert, changed = any_store.raise_alert(AlertDraft("r", "e", Severity.II, "高", "v=41 (limit 35)", 41.0), "p")
     assert not changed and alert.severity == 1 and alert.message == "v=60 (limit 50)" and alert.value == 60.0
