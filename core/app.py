@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +14,8 @@ import flask
 from dash import Dash, Input, Output, dcc, html
 
 from . import __version__
+from .admin import build_admin
+from .auth import install_auth
 from .dashboards import Dashboard, load_dashboards, load_playlists
 from .host import Host
 from .i18n import normalize_locale
@@ -47,8 +50,10 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     app = Dash(__name__, assets_folder=str(settings.path(Path("assets"))), serve_locally=True,
                title="twinboard", update_title=None, suppress_callback_exceptions=True)
     server: flask.Flask = app.server
-    server.secret_key = settings.secret_key or secrets.token_hex(32)
+    server.secret_key = settings.secret_key or _persistent_secret(settings.path(settings.var_dir))
     server.config["TWINBOARD_HOST"] = host
+    users = install_auth(server, host)
+    server.register_blueprint(build_admin(host, users, boards, playlists))
     app.layout = html.Div([dcc.Location(id="tb-url", refresh=False), html.Div(id="tb-page")])
 
     @app.callback(Output("tb-page", "children"), Input("tb-url", "pathname"), Input("tb-url", "search"))
@@ -74,6 +79,17 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     _register_api(server, host, boards)
     _register_plugin_routes(server, host)
     return app
+
+
+def _persistent_secret(var_dir: Path) -> str:
+    """The session-signing key, made once and kept under var/ so sessions and walls survive restarts."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _not_found(host: Host, locale: str, what: str, known: list[str]) -> html.Div:
@@ -139,4 +155,10 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
             flask.abort(404)
         except MethodNotAllowed:
             flask.abort(405)
-        return contrib.routes[index].view_func(**args)
+        route = contrib.routes[index]
+        if route.role is not None:
+            from .auth import current_identity
+            from .users import role_at_least
+            if not role_at_least(current_identity()["role"], route.role):
+                flask.abort(403)
+        return route.view_func(**args)

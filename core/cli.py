@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import TwinboardError
+from .users import UserError
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -74,6 +75,37 @@ def _db_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise UserError("the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace) -> int:
+    from .settings import load_settings
+    from .store import open_store
+    from .users import Users
+    users = Users(open_store(load_settings(args.config).url))
+    actor = "cli"
+    if args.user_command == "add":
+        users.add(args.name, _read_password(args), args.role, actor)
+        print(f"user {args.name} added with role {args.role}")
+    elif args.user_command == "passwd":
+        users.set_password(args.name, _read_password(args), actor)
+        print(f"password of {args.name} changed")
+    elif args.user_command == "role":
+        users.set_role(args.name, args.role, actor)
+        print(f"{args.name} is now {args.role}")
+    else:
+        for u in users.all():
+            print(f"{u.username:<24} {u.role}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .serve import serve
     return serve(args.config, args.host, args.port)
@@ -101,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database commands")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("init", help="create the tables (idempotent)").set_defaults(fn=_db_init)
+    u = sub.add_parser("user", help="users and roles (viewer, manager, admin)")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    for cmd, helptext in (("add", "add a user"), ("passwd", "set a user's password"), ("role", "set a user's role"),
+                          ("list", "list users")):
+        c = usub.add_parser(cmd, help=helptext)
+        if cmd != "list":
+            c.add_argument("name")
+        if cmd == "role":
+            c.add_argument("role", choices=("viewer", "manager", "admin"))
+        if cmd == "add":
+            c.add_argument("--role", default="viewer", choices=("viewer", "manager", "admin"))
+        if cmd in ("add", "passwd"):
+            c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        c.set_defaults(fn=_user)
     _add_plugin_commands(sub)
     return parser
 

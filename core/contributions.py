@@ -149,12 +149,18 @@ class ThresholdRule:
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """A Flask route a plugin adds, mounted under ``/plugins/<plugin>/``."""
+    """A Flask route a plugin adds, mounted under ``/plugins/<plugin>/``.
+
+    Anyone who may see the screens may call it; ``role`` ("viewer", "manager",
+    "admin") demands a signed-in user of at least that role. State-changing
+    methods need the CSRF header like every other request.
+    """
 
     rule: str
     view_func: Callable[..., Any]
     methods: Sequence[str] = ("GET",)
     endpoint: str | None = None
+    role: str | None = None
 
 
 @dataclass

@@ -181,6 +181,31 @@ class Host:
             self.bus.publish(PluginStateChanged(plugin=name, state=record.status.value, error=record.error))
             return record.status
 
+    def update_settings(self, name: str, values: dict[str, Any], actor: str) -> dict[str, str]:
+        """Validate and store a plugin's settings; field errors (nothing saved) or {} (saved, plugin reloaded)."""
+        with self._lock:
+            record = self.plugins.records.get(name)
+            if record is None or not record.loaded:
+                return {"": f"no loaded plugin named {name!r}"}
+            model = self.plugins.call(name, "register_settings_model")
+            if model is None:
+                return {"": "this plugin has no settings"}
+            unknown = sorted(set(values) - set(model.model_fields))
+            if unknown:
+                return {k: "unknown field (check the spelling)" for k in unknown}
+            current = record.settings.model_dump(mode="json") if isinstance(record.settings, BaseModel) else {}
+            try:
+                validated = model.model_validate({**current, **values})
+            except ValidationError as exc:
+                return {".".join(str(p) for p in e["loc"]) or "": e["msg"] for e in exc.errors()}
+            self.store.set_plugin_settings(name, validated.model_dump(mode="json"), actor)
+            if record.status == PluginStatus.ENABLED:
+                self.runtime.stop_plugin(name)
+                self.alerting.drop_rules(name)
+                self._activate(name, start_sources=True)
+            self.bus.publish(PluginStateChanged(plugin=name, state=record.status.value, error=record.error))
+            return {}
+
     # -- data path ---------------------------------------------------------------------------
     def ingest(self, plugin: str, source: str, readings: Sequence[Reading]) -> int:
         """Store a batch, publish ReadingsIngested, evaluate alert rules."""

@@ -43,6 +43,8 @@ class Settings(BaseModel):
     entry_points: bool = True
     #: Run sources in this process (False for web-only workers).
     run_sources: bool = True
+    #: Screens (/screen, /playlist) readable without signing in; admin pages always need a manager.
+    public_screens: bool = False
     plugins: dict[str, PluginConfig] = Field(default_factory=dict)
     secret_key: str | None = None
 

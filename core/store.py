@@ -279,6 +279,17 @@ class Store:
                                    target=f"plugin:{name}", old=old, new=enabled))
             db.commit()
 
+    def set_plugin_settings(self, name: str, settings: dict[str, Any], actor: str) -> None:
+        """Store a plugin's settings as a manager saved them, audited with old and new value."""
+        with self.session() as db:
+            row = db.get(twin.PluginState, name) or twin.PluginState(name=name)
+            old = dict(row.settings or {})
+            row.settings, row.updated_at = dict(settings), time.time()
+            db.add(row)
+            db.add(twin.AuditEntry(actor=actor, action="plugin.settings", target=f"plugin:{name}",
+                                   old=old, new=dict(settings)))
+            db.commit()
+
     def audit(self, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> None:
         with self.session() as db:
             db.add(twin.AuditEntry(actor=actor, action=action, target=target, old=old, new=new))

@@ -46,7 +46,8 @@ def temp_settings(root: Path, **overrides: Any) -> Settings:
     base: dict[str, Any] = {"root": root, "database_url": f"sqlite:///{root / 'twin.sqlite'}",
                             "plugins_dir": root / "plugins", "dashboards_dir": root / "dashboards",
                             "playlists_file": root / "playlists.yaml", "entry_points": False,
-                            "var_dir": root / "var"}
+                            "var_dir": root / "var", "public_screens": True,
+                            "secret_key": "test-secret"}
     base.update(overrides)
     return Settings(**base)
 

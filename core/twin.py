@@ -136,3 +136,28 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(max_length=256)
     old: Any = Field(default=None, sa_column=Column(JSON))
     new: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class User(SQLModel, table=True):
+    """A person who signs in: viewer (screens), manager (admin, plugins, alerts), admin (users)."""
+
+    __tablename__ = "user_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(default="viewer", max_length=16)
+    active: bool = True
+    created_at: float = Field(default_factory=_now)
+
+
+class KioskToken(SQLModel, table=True):
+    """A long-lived, revocable, screen-only credential for a wall display (only its hash is stored)."""
+
+    __tablename__ = "kiosk_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    label: str = Field(max_length=128)
+    created_by: str = Field(max_length=64)
+    created_at: float = Field(default_factory=_now)
+    revoked_at: float | None = None
+    last_seen: float | None = None

@@ -183,6 +183,8 @@ def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
     assert client.get("/plugins/late/items/3").status_code == 404
     host.set_enabled("late", True, actor="t")
     assert client.get("/plugins/late/items/3").get_json() == {"n": 3}
+    assert client.post("/plugins/late/items/3").status_code == 400  # CSRF check comes first
+    app.server.config["WTF_CSRF_ENABLED"] = False
     assert client.post("/plugins/late/items/3").status_code == 405
 
 

@@ -20,6 +20,9 @@ def test_every_host_message_has_a_chinese_translation() -> None:
     from pathlib import Path
     core = Path(__file__).resolve().parent.parent / "core"
     used = set()
+    for tpl in (core / "templates").glob("*.html"):
+        used |= set(re.findall(r"\bt\(\"([^\"]+)\"\)", tpl.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"\bt\('([^']+)'\)", tpl.read_text(encoding="utf-8")))
     for py in core.glob("*.py"):
         used |= set(re.findall(r"\bt\(\"([^\"]+)\"", py.read_text(encoding="utf-8")))
         used |= set(re.findall(r"gettext\(\"([^\"]+)\"", py.read_text(encoding="utf-8")))

@@ -1,0 +1,150 @@
+"""Users, roles and kiosk tokens in the twin store; passwords hashed with werkzeug (scrypt)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import TwinboardError
+from .store import Store
+from .twin import AuditEntry, KioskToken, User
+
+ROLES = ("viewer", "manager", "admin")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD = 8
+
+
+class UserError(TwinboardError):
+    """A user command or form got a value it cannot take."""
+
+
+def role_at_least(role: str | None, needed: str) -> bool:
+    """True when ``role`` ranks at or above ``needed`` (viewer < manager < admin)."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Users:
+    """User and kiosk-token operations; every change is audited."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def count(self) -> int:
+        with self.store.session() as db:
+            return len(db.scalars(select(User.id)).all())
+
+    def add(self, username: str, password: str, role: str, actor: str) -> User:
+        if not _NAME_RE.match(username):
+            raise UserError("username: 2–64 letters, digits or . _ @ -")
+        self._check(password, role)
+        with self.store.session() as db:
+            if db.scalars(select(User).where(User.username == username)).first():
+                raise UserError(f"username {username!r} already exists")
+            user = User(username=username, password_hash=generate_password_hash(password), role=role)
+            db.add(user)
+            db.add(AuditEntry(actor=actor, action="user.add", target=f"user:{username}", new=role))
+            db.commit()
+            return user
+
+    def set_password(self, username: str, password: str, actor: str) -> None:
+        self._check(password, "viewer")
+        with self.store.session() as db:
+            user = self._get(db, username)
+            user.password_hash = generate_password_hash(password)
+            db.add(user)
+            db.add(AuditEntry(actor=actor, action="user.passwd", target=f"user:{username}"))
+            db.commit()
+
+    def set_role(self, username: str, role: str, actor: str) -> None:
+        self._check(None, role)
+        with self.store.session() as db:
+            user = self._get(db, username)
+            old, user.role = user.role, role
+            db.add(user)
+            db.add(AuditEntry(actor=actor, action="user.role", target=f"user:{username}", old=old, new=role))
+            db.commit()
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The active user with this name and password, else None (same cost either way)."""
+        with self.store.session() as db:
+            user = db.scalars(select(User).where(User.username == username)).first()
+        if user is None or not user.active:
+            check_password_hash(generate_password_hash("x"), password)
+            return None
+        return user if check_password_hash(user.password_hash, password) else None
+
+    def get(self, user_id: int) -> User | None:
+        with self.store.session() as db:
+            return db.get(User, user_id)
+
+    def all(self) -> list[User]:
+        with self.store.session() as db:
+            return list(db.scalars(select(User).order_by(User.username)).all())
+
+    # -- kiosk tokens -----------------------------------------------------------------------
+    def issue_kiosk_token(self, label: str, actor: str) -> str:
+        """A new token; only its hash is stored, so it is shown once."""
+        label = label.strip()
+        if not label or len(label) > 128:
+            raise UserError("label: 1–128 characters")
+        token = secrets.token_urlsafe(32)
+        with self.store.session() as db:
+            db.add(KioskToken(token_hash=_token_hash(token), label=label, created_by=actor))
+            db.add(AuditEntry(actor=actor, action="kiosk.issue", target=f"kiosk:{label}"))
+            db.commit()
+        return token
+
+    def verify_kiosk_token(self, token: str) -> KioskToken | None:
+        """The live (not revoked) token record, with its last-seen time refreshed."""
+        if not token or len(token) > 128:
+            return None
+        with self.store.session() as db:
+            row = db.scalars(select(KioskToken).where(KioskToken.token_hash == _token_hash(token))).first()
+            if row is None or row.revoked_at is not None:
+                return None
+            row.last_seen = time.time()
+            db.add(row)
+            db.commit()
+            return row
+
+    def kiosk_live(self, token_id: int) -> bool:
+        with self.store.session() as db:
+            row = db.get(KioskToken, token_id)
+            return row is not None and row.revoked_at is None
+
+    def revoke_kiosk_token(self, token_id: int, actor: str) -> None:
+        with self.store.session() as db:
+            row = db.get(KioskToken, token_id)
+            if row is None:
+                raise UserError(f"no kiosk token with id {token_id}")
+            row.revoked_at = time.time()
+            db.add(row)
+            db.add(AuditEntry(actor=actor, action="kiosk.revoke", target=f"kiosk:{row.label}"))
+            db.commit()
+
+    def kiosk_tokens(self) -> list[KioskToken]:
+        with self.store.session() as db:
+            return list(db.scalars(select(KioskToken).order_by(KioskToken.id.desc())).all())
+
+    @staticmethod
+    def _get(db: object, username: str) -> User:
+        user = db.scalars(select(User).where(User.username == username)).first()  # type: ignore[attr-defined]
+        if user is None:
+            raise UserError(f"no user named {username!r}")
+        return user
+
+    @staticmethod
+    def _check(password: str | None, role: str) -> None:
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise UserError(f"password: at least {MIN_PASSWORD} characters")
