@@ -44,7 +44,7 @@ def index_page(host: Host, dashboards: dict[str, Dashboard], playlists: dict[str
 def playlist_page(playlist: Playlist, locale: str) -> html.Div:
     """A wall rotating through dashboards: an iframe per item, switched by assets/twinboard.js."""
     lang = "en" if locale == "en" else "zh"
-    items: list[dict[str, Any]] = [{"src": f"/screen/{i.dashboard}?lang={lang}&kiosk=1", "seconds": i.seconds}
+    items: list[dict[str, Any]] = [{"src": f"/screen/{i.dashboard}?lang={lang}", "seconds": i.seconds}
                                    for i in playlist.items]
     return html.Div(className="tb-playlist", id="tb-playlist", **{"data-items": _json(items)}, children=[
         html.Iframe(id="tb-playlist-frame", src=items[0]["src"], className="tb-playlist-frame"),

@@ -44,7 +44,7 @@ def wait_health(url: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
 def write_config(tmp: Path, **extra: object) -> Path:
     """A settings file using the repo's plugins and dashboards but a private database."""
     cfg = {"root": str(ROOT), "database_url": f"sqlite:///{tmp / 'twin.sqlite'}", "var_dir": str(tmp / "var"),
-           **extra}
+           "public_screens": True, "plugin_allowlist": ["demo_sensors", "alerts"], **extra}
     path = tmp / "settings.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path

@@ -88,7 +88,8 @@ def test_broken_plugin_is_contained(tmp_path: Path, chromium) -> None:
           - {key: trend, panel: demo_sensors.trend, x: 20, y: 340, w: 940, h: 500}
     """), encoding="utf-8")
     server = start_server(tmp_path, plugins_dir=str(plugins), dashboards_dir=str(boards),
-                          playlists_file=str(tmp_path / "none.yaml"), entry_points=False)
+                          playlists_file=str(tmp_path / "none.yaml"), entry_points=False,
+                          plugin_allowlist=None)
     try:
         page = chromium.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(server.url + "/screen/mixed?lang=en")
