@@ -86,6 +86,37 @@
     next();
   }
 
+  // A wall must never show a silently frozen number: probe the server and mark every panel stale while it is away.
+  var offlineSince = null;
+  function probe() {
+    if (!document.getElementById("tb-canvas")) { return; }
+    var ctl = new AbortController();
+    var timer = setTimeout(function () { ctl.abort(); }, 4000);
+    fetch("/api/health", { cache: "no-store", signal: ctl.signal }).then(function (r) {
+      clearTimeout(timer);
+      if (!r.ok) { throw new Error(String(r.status)); }
+      setOffline(false);
+    }).catch(function () { clearTimeout(timer); setOffline(true); });
+  }
+  function setOffline(off) {
+    var canvas = document.getElementById("tb-canvas");
+    if (!canvas) { return; }
+    var banner = document.getElementById("tb-offline");
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = "tb-offline";
+      banner.className = "tb-offline";
+      canvas.appendChild(banner);
+    }
+    if (off && offlineSince === null) { offlineSince = Date.now(); }
+    if (!off) { offlineSince = null; }
+    canvas.classList.toggle("tb-disconnected", off);
+    var zh = (canvas.getAttribute("lang") || "zh").indexOf("zh") === 0;
+    banner.textContent = off ? (zh ? "⚠ 与服务器的连接已中断，正在重连…" : "⚠ Connection to the server lost, reconnecting…") : "";
+    banner.style.display = off ? "block" : "none";
+  }
+  setInterval(probe, 5000);
+
   window.addEventListener("resize", fitCanvas);
   setInterval(function () { tick(); startPlaylist(); }, 1000);
   new MutationObserver(function () { fitCanvas(); startPlaylist(); }).observe(document.documentElement,

@@ -59,8 +59,8 @@ class Server:
             return json.loads(resp.read())
 
 
-def start_server(tmp: Path, env: dict | None = None, **extra: object) -> Server:
-    port = free_port()
+def start_server(tmp: Path, env: dict | None = None, port: int | None = None, **extra: object) -> Server:
+    port = port or free_port()
     config = write_config(tmp, **extra)
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(config), "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

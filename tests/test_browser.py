@@ -126,3 +126,28 @@ def test_playlist_rotates_dashboards(served, chromium) -> None:
     frame.locator(".tb-title").wait_for(timeout=30000)
     assert "椒江" in frame.locator(".tb-title").inner_text()
     page.close()
+
+
+def test_screen_recovers_after_server_restart(tmp_path: Path, chromium) -> None:
+    server = start_server(tmp_path)
+    port = int(server.url.rsplit(":", 1)[1])
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(server.url + "/screen/demo")
+        _wait_rendered(page)
+        server.proc.terminate()
+        server.proc.wait(10)
+        page.wait_for_selector("#tb-offline", state="visible", timeout=15000)
+        assert "连接已中断" in page.locator("#tb-offline").inner_text()
+        server = start_server(tmp_path, port=port)
+        page.wait_for_selector("#tb-offline", state="hidden", timeout=20000)
+        page.evaluate("() => { window.__tbMarker = 1; }")  # survives only if the page is not reloaded
+        page.wait_for_function("() => { const f = document.querySelector('[data-key=kpis]');"
+                               " return f && !f.classList.contains('tb-stale')"
+                               " && /^[0-9] 秒前$/.test(f.querySelector('.tb-fresh').textContent); }", timeout=20000)
+        assert page.locator(".tb-panel").count() == 6  # no blank page
+        assert page.evaluate("() => window.__tbMarker") == 1
+    finally:
+        page.close()
+        server.proc.terminate()
+        server.proc.wait(10)
