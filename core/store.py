@@ -95,8 +95,9 @@ class Store:
 
     # -- schema -------------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create missing tables (idempotent; never drops data)."""
-        SQLModel.metadata.create_all(self.engine)
+        """Bring the schema to the newest Alembic revision (idempotent; keeps existing data)."""
+        from .migrate import upgrade
+        upgrade(self.engine)
 
     def session(self) -> Session:
         """A new ORM session (use as a context manager)."""
