@@ -35,8 +35,12 @@ def _actor() -> str:
     return current_identity()["user"] or "?"
 
 
-def form_fields(schema: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
-    """One form field per top-level property of a pydantic JSON schema."""
+def form_fields(schema: dict[str, Any], values: dict[str, Any],
+                raw: Any = None) -> list[dict[str, Any]]:
+    """One form field per top-level property of a pydantic JSON schema.
+
+    ``raw`` (the submitted form) is shown back verbatim, so a rejected entry can be corrected.
+    """
     fields = []
     for name, prop in schema.get("properties", {}).items():
         kind = prop.get("type")
@@ -51,9 +55,12 @@ def form_fields(schema: dict[str, Any], values: dict[str, Any]) -> list[dict[str
         else:
             widget = "json"
         value = values.get(name, prop.get("default"))
+        shown = json.dumps(value, ensure_ascii=False) if widget == "json" else value
+        if raw is not None:
+            shown = (raw.get(name) is not None) if widget == "checkbox" else raw.get(name, shown)
         fields.append({"name": name, "title": prop.get("title", name), "help": prop.get("description", ""),
                        "widget": widget, "options": prop.get("enum", []),
-                       "value": json.dumps(value, ensure_ascii=False) if widget == "json" else value,
+                       "value": shown,
                        "min": prop.get("minimum", prop.get("exclusiveMinimum")),
                        "max": prop.get("maximum", prop.get("exclusiveMaximum"))})
     return fields
@@ -115,8 +122,7 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
             if not errors:
                 flask.flash(host.translator.gettext("Settings saved", _lang()), "ok")
                 return flask.redirect(flask.url_for("admin.settings", name=name, lang=_lang()))
-            fields = form_fields(model.model_json_schema(), {**current, **{k: v for k, v in
-                                                                         flask.request.form.items()}})
+            fields = form_fields(model.model_json_schema(), current, raw=flask.request.form)
         return _render(host, "admin_settings.html", rec=rec, fields=fields, errors=errors), (400 if errors else 200)
 
     @bp.get("/admin/dashboards")
