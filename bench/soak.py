@@ -1,0 +1,117 @@
+"""Soak: drive the demo wall with accelerated updates and report server RSS and browser JS heap, start vs end.
+
+    .venv/bin/python bench/soak.py                # 45 s smoke run (under a minute)
+    .venv/bin/python bench/soak.py --minutes 30   # the real soak
+
+Panels refresh every 0.5 s (4-6x the demo's cadence) and the simulator writes every 0.1 s (10x), so
+30 minutes here stand for several hours on a wall. Memory is sampled after a forced GC in the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(tmp: Path) -> tuple[subprocess.Popen, str]:
+    boards = tmp / "dashboards"
+    boards.mkdir()
+    demo = yaml.safe_load((ROOT / "config" / "dashboards" / "demo.yaml").read_text(encoding="utf-8"))
+    for p in demo["panels"]:
+        p["refresh_s"] = 0.5
+    (boards / "demo.yaml").write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")
+    cfg = {"root": str(ROOT), "database_url": f"sqlite:///{tmp / 'soak.sqlite'}", "var_dir": str(tmp / "var"),
+           "dashboards_dir": str(boards), "playlists_file": str(tmp / "none.yaml"), "public_screens": True,
+           "plugin_allowlist": ["demo_sensors", "alerts"], "entry_points": False,
+           "plugins": {"demo_sensors": {"settings": {"interval_s": 0.1, "leak_period_s": 20}}}}
+    (tmp / "soak.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(tmp / "soak.yaml"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def sample(page, cdp, proc: psutil.Process) -> dict[str, float]:
+    cdp.send("HeapProfiler.collectGarbage")
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+    return {"server_rss_mb": rss / 2**20, "js_heap_mb": metrics["JSHeapUsedSize"] / 2**20,
+            "dom_nodes": metrics.get("Nodes", 0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=0.75)
+    ap.add_argument("--warmup", type=float, default=15.0, help="seconds before the start sample")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    tmp = Path(tempfile.mkdtemp(prefix="twinboard-soak-"))
+    proc, url = start(tmp)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                         args=CHROME_ARGS)
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            page.goto(url + "/screen/demo")
+            page.wait_for_selector(".tb-deck-host canvas", timeout=60000)
+            time.sleep(args.warmup)
+            server = psutil.Process(proc.pid)
+            first = sample(page, cdp, server)
+            print(f"start: {first}", flush=True)
+            t_end = time.time() + args.minutes * 60
+            samples = [first]
+            while time.time() < t_end:
+                time.sleep(min(60.0, max(1.0, t_end - time.time())))
+                samples.append(sample(page, cdp, server))
+                print(f"{(args.minutes * 60 - (t_end - time.time())) / 60:5.1f} min: {samples[-1]}", flush=True)
+            last = samples[-1]
+            updates = page.evaluate("() => +document.querySelector('.tb-deck-host').dataset.rendered")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({"minutes": args.minutes,
+                      "server_rss_mb_start": round(first["server_rss_mb"], 1),
+                      "server_rss_mb_end": round(last["server_rss_mb"], 1),
+                      "js_heap_mb_start": round(first["js_heap_mb"], 1),
+                      "js_heap_mb_end": round(last["js_heap_mb"], 1),
+                      "server_rss_ratio": round(last["server_rss_mb"] / first["server_rss_mb"], 3),
+                      "js_heap_ratio": round(last["js_heap_mb"] / first["js_heap_mb"], 3),
+                      "dom_nodes_start": first["dom_nodes"], "dom_nodes_end": last["dom_nodes"],
+                      "map_updates": updates}))
+
+
+if __name__ == "__main__":
+    main()
