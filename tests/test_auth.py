@@ -199,3 +199,19 @@ def test_user_cli(tmp_path) -> None:
     assert bad.returncode == 2 and "at least 8 characters" in bad.stderr
     assert run("role", "zhang", "manager").returncode == 0
     assert "zhang" in run("list").stdout and "manager" in run("list").stdout
+
+
+def test_manager_acknowledges_and_closes_an_alert(app) -> None:
+    from core.contributions import AlertDraft, Severity
+    host = host_of(app)
+    alert, _ = host.store.raise_alert(AlertDraft("r", "demo.gas.t1", Severity.II, "气体超限"), "demo_sensors")
+    viewer = login(app, "viewer1", "viewer-pass-1")
+    h = {"X-CSRFToken": csrf_of(viewer.get("/login").get_data(as_text=True)), "Content-Type": "application/json"}
+    assert viewer.post(f"/api/admin/alerts/{alert.id}", data='{"state": "acknowledged"}', headers=h).status_code == 403
+    manager = login(app, "manager1", "manager-pass-1")
+    h = {"X-CSRFToken": page_token(manager), "Content-Type": "application/json"}
+    assert manager.post(f"/api/admin/alerts/{alert.id}", data='{"state": "gone"}', headers=h).status_code == 422
+    resp = manager.post(f"/api/admin/alerts/{alert.id}", data='{"state": "acknowledged"}', headers=h)
+    assert resp.get_json() == {"id": alert.id, "state": "acknowledged"}
+    assert host.store.alerts()[0].acknowledged_by == "manager1"
+    assert manager.post("/api/admin/alerts/99999", data='{"state": "closed"}', headers=h).status_code == 404
