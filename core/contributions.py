@@ -104,6 +104,8 @@ class AlertDraft:
     title: str
     message: str = ""
     value: float | None = None
+    #: evidence kept with the alert (JSON-able): e.g. {"box": [...], "snapshot": "/plugins/..."}
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

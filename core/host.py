@@ -45,7 +45,8 @@ class Host:
         self.bus = Bus(on_error=self._subscriber_failed)
         self.translator = Translator()
         self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
-        self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store)
+        self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store,
+                               raise_alert=self.raise_alert)
         self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
         self.contributions: dict[str, Contributions] = {}
         self._lock = threading.RLock()
@@ -215,6 +216,15 @@ class Host:
                                               entity_ids=tuple(sorted({r.entity_id for r in readings}))))
             self.alerting.evaluate(readings)
         return n
+
+    def raise_alert(self, plugin: str, draft: Any) -> Any:
+        """Open or escalate an alert for ``plugin`` and publish AlertRaised when it is new or worse."""
+        from .bus import AlertRaised
+        alert, changed = self.store.raise_alert(draft, plugin)
+        if changed:
+            self.bus.publish(AlertRaised(alert_id=alert.id or 0, plugin=plugin, rule_id=draft.rule_id,
+                                         entity_id=draft.entity_id, severity=int(draft.severity), title=draft.title))
+        return alert
 
     # -- look-ups -----------------------------------------------------------------------------
     def panel(self, panel_id: str) -> tuple[str, PanelSpec | None]:

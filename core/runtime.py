@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contributions import Heartbeat, Reading, SourceSpec
+from .contributions import AlertDraft, Heartbeat, Reading, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,16 @@ class SourceContext:
     _ingest: IngestFn = field(repr=False)
     #: the twin store, for reading entity definitions (write readings through ``ingest``)
     store: Any = field(default=None, repr=False)
+    _raise_alert: Callable[[str, AlertDraft], Any] | None = field(default=None, repr=False)
+
+    def raise_alert(self, draft: AlertDraft) -> Any:
+        """Open (or escalate) an alert through the host: stored, de-duplicated, published on the bus.
+
+        For detectors whose rule needs state a reading cannot carry (e.g. boxes pooled over frames).
+        """
+        if self._raise_alert is None:
+            raise RuntimeError("this source runs without a host; no alert can be raised")
+        return self._raise_alert(self.plugin, draft)
 
     def ingest(self, readings: Sequence[Reading]) -> int:
         """Store readings (one transaction), publish them on the bus, run alert rules."""
@@ -49,12 +59,14 @@ class SourceRunner:
 
     def __init__(self, plugin: str, spec: SourceSpec, settings: Any, ingest: IngestFn,
                  on_failure: Callable[[str, str, str], None] | None = None,
-                 backoff: tuple[float, float] = (0.5, 30.0), store: Any = None) -> None:
+                 backoff: tuple[float, float] = (0.5, 30.0), store: Any = None,
+                 raise_alert: Callable[[str, AlertDraft], Any] | None = None) -> None:
         self.plugin, self.spec = plugin, spec
         self.key = f"{plugin}.{spec.name}"
         self.heartbeat = Heartbeat()
         self._stop = threading.Event()
-        self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest, store)
+        self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest, store,
+                                  raise_alert)
         self._on_failure = on_failure
         self._backoff = backoff
         self._thread: threading.Thread | None = None
@@ -105,8 +117,10 @@ class Runtime:
     """The supervisor of every source; the one place sources are started and stopped."""
 
     def __init__(self, ingest: IngestFn, on_failure: Callable[[str, str, str], None] | None = None,
-                 store: Any = None, backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+                 store: Any = None, backoff: tuple[float, float] = (0.5, 30.0),
+                 raise_alert: Callable[[str, AlertDraft], Any] | None = None) -> None:
         self._ingest = ingest
+        self._raise_alert = raise_alert
         self._store = store
         self._backoff = backoff
         self._on_failure = on_failure
@@ -118,7 +132,8 @@ class Runtime:
         self.stop_plugin(plugin)
         with self._lock:
             for spec in specs:
-                runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure, self._backoff, self._store)
+                runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure, self._backoff, self._store,
+                                      self._raise_alert)
                 self._runners[runner.key] = runner
                 runner.start()
 

@@ -146,7 +146,8 @@ class Store:
         newest = (select(func.max(r.c.ts)).where(r.c.series_id == s.c.id)
                   .correlate(s).scalar_subquery())
         q = (select(s.c.entity_id, s.c.metric, s.c.unit, r.c.ts, r.c.value)
-             .join(r, and_(r.c.series_id == s.c.id, r.c.ts == newest)))
+             .join(r, and_(r.c.series_id == s.c.id, r.c.ts == newest))
+             .order_by(s.c.entity_id, s.c.metric))
         if metric is not None:
             q = q.where(s.c.metric == metric)
         out: list[LatestValue] = []
@@ -215,12 +216,14 @@ class Store:
                     # The alert keeps its worst level; its text follows readings at that level or worse.
                     existing.severity = int(draft.severity)
                     existing.value, existing.message = draft.value, draft.message
+                    if draft.details is not None:
+                        existing.details = draft.details
                 db.add(existing)
                 db.commit()
                 return existing, changed
             alert = twin.Alert(plugin=plugin, rule_id=draft.rule_id, entity_id=draft.entity_id,
                                severity=int(draft.severity), title=draft.title,
-                               message=draft.message, value=draft.value)
+                               message=draft.message, value=draft.value, details=draft.details)
             db.add(alert)
             db.commit()
             return alert, True

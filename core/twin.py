@@ -90,6 +90,7 @@ class Alert(SQLModel, table=True):
     title: str
     message: str = ""
     value: float | None = None
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     opened_at: float = Field(default_factory=_now, index=True)
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None

@@ -32,7 +32,7 @@ def test_upgrade_from_previous_schema_keeps_data(request, tmp_path, kind: str) -
     engine.dispose()
 
     store = open_store(url)  # a new version starting on the old database
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     assert [(lv.ts, lv.value) for lv in store.latest()] == [(2.0, 5.5)]
     assert store.plugin_state("demo_sensors").enabled is False
     assert store.audit_log()[0].actor == "zhang"
@@ -43,12 +43,13 @@ def test_upgrade_from_previous_schema_keeps_data(request, tmp_path, kind: str) -
 def test_pre_alembic_database_is_stamped_and_upgraded(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'created_all.sqlite'}"
     engine = make_engine(url)
-    tables = [t for n, t in SQLModel.metadata.tables.items() if n not in ("user_account", "kiosk_token")]
-    SQLModel.metadata.create_all(engine, tables=tables)  # how 0.1 made its tables, without Alembic
+    upgrade(engine, "0001")
+    with engine.begin() as conn:  # 0.1 made these same tables with create_all, without Alembic's table
+        conn.execute(text("DROP TABLE alembic_version"))
     Store(engine).ingest([Reading("a", "m", 1.0, 1.0)])
     engine.dispose()
     store = open_store(url)
-    assert current_revision(store.engine) == "0002" and store.reading_count() == 1
+    assert current_revision(store.engine) == "0003" and store.reading_count() == 1
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM user_account")).scalar() == 0
 

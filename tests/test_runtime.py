@@ -76,3 +76,23 @@ def test_bus_cursor_and_contained_subscriber() -> None:
     bus.publish(ReadingsIngested(plugin="p", count=2))
     assert len(got) == 2 and len(errors) == 2
     assert [e.count for e in bus.since(first.seq)] == [2] and bus.cursor == first.seq + 1
+
+
+def test_source_raises_alert_with_details_through_the_host(make_twin_app) -> None:
+    from core.api import AlertDraft, AlertRaised, Severity, hookimpl
+    from core.testing import make_manifest, plugin_module
+
+    def poll(ctx):
+        ctx.raise_alert(AlertDraft("cam.smoke", "cam1", Severity.II, "疑似烟雾", "score 0.8", 0.8,
+                                   {"box": [0.1, 0.2, 0.3, 0.4], "frame": 7}))
+        return []
+    mod = plugin_module("cam", register_sources=hookimpl(lambda: [SourceSpec("det", interval_s=0.05, poll=poll)]))
+    app = make_twin_app(plugins=[(mod, make_manifest("cam"))], start=False)
+    host = app.server.config["TWINBOARD_HOST"]
+    raised = []
+    host.bus.subscribe(AlertRaised, raised.append)
+    host.start()
+    assert _wait(lambda: raised)
+    [alert] = host.store.alerts()
+    assert alert.details == {"box": [0.1, 0.2, 0.3, 0.4], "frame": 7} and alert.plugin == "cam"
+    assert len(raised) == 1  # repeated drafts of the same (rule, entity) do not re-publish
