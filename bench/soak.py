@@ -96,7 +96,7 @@ def main() -> None:
                 samples.append(sample(page, cdp, server))
                 print(f"{(args.minutes * 60 - (t_end - time.time())) / 60:5.1f} min: {samples[-1]}", flush=True)
             last = samples[-1]
-            updates = page.evaluate("() => +document.querySelector('.tb-deck-host').dataset.rendered")
+            updates = page.evaluate("() => +document.querySelector('.tb-panel-deck .tb-deck-host').dataset.rendered")
             browser.close()
     finally:
         proc.terminate()
