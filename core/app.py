@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
         host.start()
     boards: dict[str, Dashboard] = {uid: d for uid, (d, _p) in dashboards.items()}
 
-    app = Dash(__name__, assets_folder=str(settings.path(Path("assets"))), serve_locally=True,
+    app = Dash(__name__, assets_folder=str(settings.path(settings.assets_dir)), serve_locally=True,
                title="twinboard", update_title=None, suppress_callback_exceptions=True)
     server: flask.Flask = app.server
     server.secret_key = settings.secret_key or _persistent_secret(settings.path(settings.var_dir))

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     dashboards_dir: Path = Path("config/dashboards")
     playlists_file: Path = Path("config/playlists.yaml")
     twin_models_dir: Path = Path("twin_models")
+    #: The big screen's static files; they ship with the host, wherever the settings file lives.
+    assets_dir: Path = PROJECT_ROOT / "assets"
     locale: str = "zh_CN"
     default_dashboard: str = "demo"
     #: Only these plugins load when set (env TWINBOARD_PLUGINS="a,b"); None loads all.
