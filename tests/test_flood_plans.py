@@ -123,11 +123,11 @@ def test_simulator_storm_cycle_crosses_yellow_then_orange():
 
 
 def test_benchmark_runs_small():
-    bench = _fd("bench")
-    import contextlib
-    import io
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert bench.main(["--quick", "--size", "200"]) == 0
-    res = json.loads(buf.getvalue().strip().splitlines()[-1])
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "bench" / "flood.py"), "--quick", "--size", "200"],
+                         cwd=root, capture_output=True, text=True, timeout=300, check=True).stdout
+    res = json.loads(out.strip().splitlines()[-1])
     assert res["inundation_ratio"] > 0 and res["warning_pass_ms"] > 0
