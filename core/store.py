@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +21,8 @@ from . import twin
 from .contributions import AlertDraft
 from .contributions import Reading as ReadingIn
 from .errors import StoreError
+
+log = logging.getLogger(__name__)
 
 
 def default_database_url(var_dir: Path) -> str:
@@ -84,6 +88,8 @@ class Store:
         self.engine = engine
         self._series_ids: dict[tuple[str, str], int] = {}
         self._series_lock = threading.Lock()
+        #: readings refused by ingest because their value or time was NaN or infinite
+        self.rejected = 0
         dialect = engine.dialect.name
         self._insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
         if self._insert is None:
@@ -125,6 +131,13 @@ class Store:
 
         Returns the number of readings in the batch that were written.
         """
+        finite = [r for r in readings if math.isfinite(r.value) and math.isfinite(r.ts)]
+        if len(finite) != len(readings):
+            # One broken value must not lose the batch: it is dropped, counted and logged.
+            self.rejected += len(readings) - len(finite)
+            log.warning("dropped %d non-finite readings (e.g. %s)", len(readings) - len(finite),
+                        next(r for r in readings if r not in finite))
+            readings = finite
         if not readings:
             return 0
         known = self._series_ids

@@ -118,3 +118,10 @@ def test_alert_keeps_worst_level_and_its_message(any_store) -> None:
     any_store.raise_alert(AlertDraft("r", "e", Severity.I, "高", "v=60 (limit 50)", 60.0), "p")
     alert, changed = any_store.raise_alert(AlertDraft("r", "e", Severity.II, "高", "v=41 (limit 35)", 41.0), "p")
     assert not changed and alert.severity == 1 and alert.message == "v=60 (limit 50)" and alert.value == 60.0
+
+
+def test_non_finite_values_are_dropped_not_the_batch(any_store) -> None:
+    n = any_store.ingest([Reading("a", "m", 1.0, float("nan")), Reading("a", "m", 2.0, 2.0),
+                          Reading("b", "m", 1.0, float("inf"))])
+    assert n == 1 and any_store.rejected == 2
+    assert [(lv.entity_id, lv.value) for lv in any_store.latest()] == [("a", 2.0)]

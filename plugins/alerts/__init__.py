@@ -16,7 +16,8 @@ BADGE = {1: "#e8363b", 2: "#f5852a", 3: "#f6d33c", 4: "#2f8cf2"}
 
 def alert_list(ctx: PanelContext) -> Any:
     """Open and acknowledged alarms, most severe and newest first; new ones pulse once."""
-    alerts = ctx.store.alerts(limit=int(ctx.options.get("limit", 8)))
+    only = ctx.options.get("plugin")  # a dashboard may show one plugin's alarms only
+    alerts = [a for a in ctx.store.alerts(limit=200) if not only or a.plugin == only][:int(ctx.options.get("limit", 8))]
     ctx.data_time = time.time()
     if not alerts:
         return html.Div(ctx.text("当前无报警", "No open alarms"), className="tb-empty")
