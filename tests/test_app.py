@@ -22,7 +22,7 @@ def _plugins():
 
 
 def test_health_reports_plugins_and_sources(make_twin_app) -> None:
-    app = make_twin_app(builtin=True)
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"])
     body = app.server.test_client().get("/api/health").get_json()
     assert body["plugin_api_version"] == "1.0" and body["version"]
     demo = next(p for p in body["plugins"] if p["name"] == "demo_sensors")
@@ -50,7 +50,7 @@ def test_unknown_panel_id_gets_error_card(make_twin_app) -> None:
 
 
 def test_disable_and_enable_at_run_time(make_twin_app) -> None:
-    app = make_twin_app(builtin=True)
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"])
     host = app.server.config["TWINBOARD_HOST"]
     assert host.runtime.heartbeats("demo_sensors")
     host.set_enabled("demo_sensors", False, actor="manager")
@@ -63,7 +63,7 @@ def test_disable_and_enable_at_run_time(make_twin_app) -> None:
 
 def test_disabled_state_survives_restart(make_twin_app, tmp_path) -> None:
     from core.host import Host
-    app = make_twin_app(builtin=True)
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"])
     host = app.server.config["TWINBOARD_HOST"]
     host.set_enabled("demo_sensors", False, actor="manager")
     host.stop()
@@ -75,7 +75,7 @@ def test_disabled_state_survives_restart(make_twin_app, tmp_path) -> None:
 
 
 def test_screen_and_index_pages_route(make_twin_app) -> None:
-    app = make_twin_app(builtin=True, dashboards_dir=__import__("pathlib").Path(__file__).parent.parent
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"], dashboards_dir=__import__("pathlib").Path(__file__).parent.parent
                         / "config" / "dashboards")
     client = app.server.test_client()
     assert client.get("/screen/demo").status_code == 200
@@ -124,7 +124,7 @@ def test_host_runs_on_postgresql(make_twin_app, pg_cluster) -> None:
     """The whole chain (twin loading, simulated source, ingest, alert rules, panels) on a real PostgreSQL."""
     import time
     from core.testing import render_panel
-    app = make_twin_app(builtin=True, database_url=pg_cluster.new_database())
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"], database_url=pg_cluster.new_database())
     host = app.server.config["TWINBOARD_HOST"]
     assert host.store.engine.dialect.name == "postgresql"
     end = time.time() + 20

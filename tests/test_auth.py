@@ -17,7 +17,7 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def app(make_twin_app):
-    app = make_twin_app(builtin=True, public_screens=False)
+    app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"], public_screens=False)
     users = Users(app.server.config["TWINBOARD_HOST"].store)
     users.add("viewer1", "viewer-pass-1", "viewer", "test")
     users.add("manager1", "manager-pass-1", "manager", "test")

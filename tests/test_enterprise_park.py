@@ -1,0 +1,280 @@
+"""enterprise_park without a broker: twin files, payload schemas, the hazard loop, AI review, alarm rules,
+risk scores and KPIs, panels and the dashboard layout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.api import Reading, Severity
+from core.dashboards import load_dashboard
+from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from plugins.enterprise_park import ai_patrol, inspections, risk  # noqa: E402
+from plugins.enterprise_park.payloads import Decoder, Device, Rejected  # noqa: E402
+from plugins.enterprise_park.rules import RateRule, rules  # noqa: E402
+from plugins.enterprise_park.twin import devices_from_files, twin_files  # noqa: E402
+
+
+def plugin_app(make_twin_app, **settings):
+    base = {"demo_broker": False, "demo_publisher": False, "demo_inspections": False}
+    base.update(settings)
+    app = make_twin_app(plugins_dir=ROOT / "plugins", plugin_allowlist=["enterprise_park", "alerts"], start=False,
+                        run_sources=False)
+    host = app.server.config["TWINBOARD_HOST"]
+    host.store.set_plugin_settings("enterprise_park", base, "test")
+    host.start()
+    assert host.plugins.records["enterprise_park"].status.value == "enabled", host.plugins.records["enterprise_park"].error
+    return app, host
+
+
+# -- twin ------------------------------------------------------------------------------------------
+def test_demo_twin_is_marked_and_every_enterprise_has_a_file_and_devices():
+    files = twin_files()
+    assert files[0].name == "parks.yaml" and len(files) >= 9
+    for f in files:
+        assert "DEMO DATA" in f.read_text(encoding="utf-8").splitlines()[0]
+    devs = devices_from_files()
+    assert {d.device_type for d in devs} == {"meter", "elec_fire", "gas", "smoke"}
+    assert len({d.device_id for d in devs}) == len(devs)
+
+
+def test_twin_loads_with_files_permits_chemicals_and_history(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    ents = host.store.entities(kind="sme_enterprise", plugin="enterprise_park")
+    assert len(ents) == 10
+    for e in ents:
+        p = e.properties
+        for key in ("industry", "staff", "hazardous_chemicals", "permits", "contacts", "inspection_history", "park"):
+            assert key in p, (e.id, key)
+    parks = host.store.entities(kind="sme_park", plugin="enterprise_park")
+    assert sorted(int(p.properties["star_rating"]) for p in parks) == [0, 2, 3, 4]
+
+
+# -- payloads ----------------------------------------------------------------------------------------
+@pytest.fixture
+def decoder():
+    return Decoder({"m1": Device("m1", "ep.dev.m1", "ep.park.xiachen", "meter"),
+                    "s1": Device("s1", "ep.dev.s1", "ep.park.xiachen", "smoke")}, max_bytes=256)
+
+
+@pytest.mark.parametrize("payload, kind, where", [
+    (b'{"ts": %(t)f, "power_kw": true, "energy_kwh": 1}', "malformed", "power_kw"),
+    (b'{"ts": %(t)f, "power_kw": "12", "energy_kwh": 1}', "malformed", "power_kw"),
+    (b'{"ts": %(t)f, "power_kw": 1e9, "energy_kwh": 1}', "malformed", "power_kw"),
+    (b'{"ts": %(t)f, "energy_kwh": 1}', "malformed", "power_kw"),
+    (b'{"ts": %(t)f, "power_kw": 1, "energy_kwh": 1, "x": 2}', "malformed", "x"),
+    (b'[1, 2]', "malformed", "payload"),
+    (b'{"ts": 1000, "power_kw": 1, "energy_kwh": 1}', "malformed", "timestamp"),
+    (b'{"ts": %(t)f, "power_kw": 1, "energy_kwh": 1, "voltage_v": 230, "current_a": 1, "seq": 1, "zz": "' + b"x" * 300 + b'"}',
+     "oversized", "bytes"),
+])
+def test_decoder_rejects_with_reason(decoder, payload, kind, where):
+    t = time.time()
+    r = decoder.decode("twinboard/ep/xiachen/meter/m1/data", payload % {b"t": t} if b"%(t)" in payload else payload)
+    assert isinstance(r, Rejected) and r.kind == kind and where in r.reason, r
+
+
+def test_decoder_accepts_ints_and_optional_fields(decoder):
+    t = time.time()
+    r = decoder.decode("twinboard/ep/xiachen/meter/m1/data", b'{"ts": %f, "power_kw": 12, "energy_kwh": 3.5}' % t)
+    assert [(x.metric, x.value, x.unit) for x in r] == [("power_kw", 12.0, "kW"), ("energy_kwh", 3.5, "kWh")]
+    r = decoder.decode("twinboard/ep/xiachen/smoke/s1/data", b'{"ts": %f, "alarm": true}' % t)
+    assert [(x.entity_id, x.metric, x.value) for x in r] == [("ep.dev.s1", "smoke_alarm", 1.0)]
+    assert isinstance(decoder.decode("other/xiachen/smoke/s1/data", b"{}"), Rejected)
+
+
+# -- hazard loop --------------------------------------------------------------------------------------
+def test_hazard_loop_with_audit_photos_and_wrong_steps(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    st = host.store
+    now = time.time()
+    i = inspections.create(st, enterprise_id="ep.ent.hm-plastic", title="配电柜柜前堆物", responsible="吴芳",
+                           deadline=now + 86400, actor="园区安全员", photos=["photos/a.jpg"])
+    assert i.state == "found" and i.park == "ep.park.xiachen"
+    with pytest.raises(inspections.InspectionError, match="cannot 'approve'"):
+        inspections.transition(st, i.id, "approve", "x")
+    inspections.transition(st, i.id, "assign", "园区安全员", note="限期一天")
+    with pytest.raises(inspections.InspectionError, match="photo"):
+        inspections.transition(st, i.id, "submit", "企业")
+    with pytest.raises(inspections.InspectionError, match="relative image path"):
+        inspections.transition(st, i.id, "submit", "企业", photos=["../../etc/passwd"])
+    inspections.transition(st, i.id, "submit", "企业", photos=["photos/b.jpg"])
+    with pytest.raises(inspections.InspectionError, match="note"):
+        inspections.transition(st, i.id, "reject", "街道")
+    inspections.transition(st, i.id, "reject", "街道", note="照片不清")
+    inspections.transition(st, i.id, "submit", "企业", photos=["photos/c.jpg"])
+    done = inspections.transition(st, i.id, "approve", "街道安监站", note="销号")
+    assert done.state == "closed" and done.closed_at and done.rectify_photos == ["photos/b.jpg", "photos/c.jpg"]
+    with pytest.raises(inspections.InspectionError, match="closed"):
+        inspections.transition(st, i.id, "assign", "x")
+    trail = [(a.action, a.old, (a.new or {}).get("state")) for a in reversed(st.audit_log())
+             if a.target == f"inspection:{i.id}"]
+    assert trail == [("enterprise_park.inspection.found", None, "found"),
+                     ("enterprise_park.inspection.assign", "found", "rectifying"),
+                     ("enterprise_park.inspection.submit", "rectifying", "reviewing"),
+                     ("enterprise_park.inspection.reject", "reviewing", "rectifying"),
+                     ("enterprise_park.inspection.submit", "rectifying", "reviewing"),
+                     ("enterprise_park.inspection.approve", "reviewing", "closed")]
+    assert [h["state"] for h in inspections.get(st, i.id).history][-1] == "closed"
+
+
+def test_overdue_hazard_escalates_and_raises_then_clears_an_alert(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    st = host.store
+    now = time.time()
+    i = inspections.create(st, enterprise_id="ep.ent.qs-recycle", title="电线私拉乱接", responsible="徐斌",
+                           deadline=now - 4 * 86400, actor="街道", now=now - 6 * 86400)
+    inspections.transition(st, i.id, "assign", "街道", now=now - 5 * 86400)
+    up = inspections.escalate_overdue(st, now)
+    assert [x.escalation for x in up] == [2]                     # 4 days overdue: the street office
+    assert inspections.escalate_overdue(st, now) == []           # audited once per level
+    assert any(a.action == "enterprise_park.inspection.escalated" and a.new["to"] == "街道" for a in st.audit_log())
+    host.ingest("enterprise_park", "inspections", inspections.overdue_readings(inspections.all_inspections(st), now))
+    alert = next(a for a in st.alerts() if a.entity_id == i.id)
+    assert alert.rule_id == "enterprise_park.hazard_overdue" and alert.severity == Severity.III
+    assert inspections.escalate_overdue(st, now + 4 * 86400)[0].escalation == 3
+    inspections.transition(st, i.id, "submit", "企业", photos=["photos/ok.jpg"], now=now + 4 * 86400)
+    host.ingest("enterprise_park", "inspections",
+                inspections.overdue_readings(inspections.all_inspections(st), now + 4 * 86400 + 1))
+    assert not [a for a in st.alerts() if a.entity_id == i.id]
+    stats = inspections.statistics(inspections.all_inspections(st), now)
+    assert stats["ep.park.qiansuo"]["reviewing"] == 1
+
+
+def test_demo_seed_and_demo_loop_walk_the_whole_cycle(make_twin_app):
+    _, host = plugin_app(make_twin_app, demo_inspections=True)
+    st = host.store
+    seeded = inspections.all_inspections(st)
+    assert {i.state for i in seeded} == set(inspections.STATES)
+    assert sum(i.is_overdue(time.time()) for i in seeded) >= 2
+    loop = inspections.DemoLoop()
+    steps = [loop.step(st) for _ in range(7)]      # the first cycle also shows a failed review
+    assert [s.split()[1] for s in steps] == ["found", "assign", "submit", "reject", "submit", "approve", "found"]
+
+
+# -- AI patrol -------------------------------------------------------------------------------------
+def test_ai_detection_waits_for_a_person_then_becomes_an_inspection(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    st = host.store
+    ev = {"camera_id": "ep.cam.xiachen.gate", "kind": "blocked_exit", "confidence": 0.81, "ts": time.time(),
+          "enterprise_id": "ep.ent.tz-mould", "snapshot": "snapshots/1.jpg", "detector": "test"}
+    a = ai_patrol.handle_detection(st, ev)
+    assert a.state == "open" and ai_patrol.PENDING_MARK in a.title and a.severity == Severity.III
+    assert [x.id for x in ai_patrol.pending(st)] == [a.id]
+    assert ai_patrol.handle_detection(st, ev | {"confidence": 0.2}) is None
+    with pytest.raises(ai_patrol.DetectionError, match="kind"):
+        ai_patrol.handle_detection(st, ev | {"kind": "ufo"})
+    out = ai_patrol.review(st, a.id, "值班员", confirmed=True, note="确认")
+    assert ai_patrol.pending(st) == []
+    insp = inspections.get(st, out["inspection"])
+    assert insp.source == "ai_patrol" and insp.enterprise == "ep.ent.tz-mould" and insp.state == "found"
+    b = ai_patrol.handle_detection(st, ev | {"kind": "smoke_fire", "enterprise_id": None})
+    assert b.entity_id == "ep.cam.xiachen.gate"
+    ai_patrol.review(st, b.id, "值班员", confirmed=False, note="误报:蒸汽")
+    assert b.id not in [x.id for x in st.alerts()]
+    actions = [x.action for x in st.audit_log()]
+    for act in ("detected", "confirmed", "rejected"):
+        assert f"enterprise_park.ai_patrol.{act}" in actions
+    with pytest.raises(ai_patrol.DetectionError):
+        ai_patrol.review(st, b.id, "x", confirmed=True)
+
+
+# -- rules -----------------------------------------------------------------------------------------
+def test_threshold_and_rate_rules_through_the_host(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    t = time.time() - 300
+    dev = "ep.dev.hm-plastic-ef1"
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", t, 35.0, "°C")])
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", t + 30, 41.0, "°C")])   # +12 °C/min
+    rules_hit = {a.rule_id: a.severity for a in host.store.alerts() if a.entity_id == dev}
+    assert rules_hit == {"enterprise_park.cable_temp_rise": Severity.II}
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", t + 60, 72.0, "°C"),
+                                            Reading(dev, "residual_ma", t + 60, 520.0, "mA")])
+    rules_hit = {a.rule_id: a.severity for a in host.store.alerts() if a.entity_id == dev}
+    assert rules_hit["enterprise_park.cable_temp"] == Severity.II
+    assert rules_hit["enterprise_park.residual_current"] == Severity.II
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", t + 120, 40.0, "°C"),
+                                            Reading(dev, "cable_temp_c", t + 180, 39.0, "°C"),
+                                            Reading(dev, "residual_ma", t + 180, 30.0, "mA")])
+    assert not [a for a in host.store.alerts() if a.entity_id == dev]
+    # other plugins' entities are not this plugin's business
+    host.ingest("x", "y", [Reading("demo.gas.t1", "gas_lel_pct", t, 80.0, "%LEL")])
+    assert not [a for a in host.store.alerts() if a.entity_id == "demo.gas.t1"]
+
+
+def test_rate_rule_ignores_noise_and_gaps():
+    r = RateRule("t.rise", "gas_lel_pct", {Severity.III: 5.0}, "z", "e")
+    assert r.evaluate([Reading("ep.dev.a", "gas_lel_pct", 0, 0.0)]) == []
+    assert r.evaluate([Reading("ep.dev.a", "gas_lel_pct", 2, 3.0)]) == []        # too close: no rate yet
+    assert r.evaluate([Reading("ep.dev.a", "gas_lel_pct", 5000, 30.0)]) == []    # a gap: start again
+    assert len(r.evaluate([Reading("ep.dev.a", "gas_lel_pct", 5030, 34.0)])) == 1
+    assert {x.id for x in rules()} >= {"enterprise_park.gas", "enterprise_park.smoke", "enterprise_park.hazard_overdue"}
+
+
+# -- risk and KPIs ------------------------------------------------------------------------------------
+def test_risk_score_is_the_sum_of_explained_factors_and_ranks_parks(make_twin_app):
+    _, host = plugin_app(make_twin_app, demo_inspections=True)
+    snap = risk.snapshot(host.store, ttl_s=0)
+    for s in snap.scores.values():
+        assert s.total == pytest.approx(min(100, sum(f.points for f in s.factors)), abs=0.05)
+        assert {f.key for f in s.factors} == {"chemicals", "open_hazards", "overdue", "alarms", "inspection_age",
+                                             "permits"}
+    jj, textile = snap.scores["ep.ent.jj-autoparts"], snap.scores["ep.ent.mh-toilet"]
+    assert jj.total > textile.total                       # LPG stored + an overdue major hazard
+    ranking = snap.park_ranking()
+    assert [round(v, 1) for _, v, _ in ranking] == sorted((round(v, 1) for _, v, _ in ranking), reverse=True)
+    before = snap.scores["ep.ent.hy-pump"].total
+    host.ingest("enterprise_park", "mqtt", [Reading("ep.dev.hy-pump-gd1", "gas_lel_pct", time.time(), 60.0, "%LEL")])
+    after = risk.snapshot(host.store, ttl_s=0).scores["ep.ent.hy-pump"]
+    assert after.total == before + 6 and next(f for f in after.factors if f.key == "alarms").detail == "1"
+
+
+def test_kpis_digital_supervision_and_risk_control_coverage(make_twin_app):
+    _, host = plugin_app(make_twin_app)
+    k = risk.snapshot(host.store, ttl_s=0).kpis()
+    assert k["star_parks"] == 3 and k["digital_coverage"] == 0.0 and k["devices_online"] == 0
+    now = time.time()
+    star = {p.id for p in host.store.entities(kind="sme_park") if p.properties["star_rating"] >= 1}
+    readings = [Reading(d.id, "battery_pct", now, 90.0, "%") for d in host.store.entities(kind="iot_device")
+                if d.properties["park"] in star and d.properties["device_type"] == "smoke"]
+    host.ingest("enterprise_park", "mqtt", readings)
+    k = risk.snapshot(host.store, ttl_s=0).kpis()
+    assert k["digital_coverage"] == 1.0 and k["devices_online"] == len(readings)
+    # the village cluster's workshops were last inspected in spring: risk control not yet covered there
+    assert 0 < k["risk_control_coverage"] < 1 and k["risk_control_enterprises"] == 0.8
+
+
+# -- panels and dashboard --------------------------------------------------------------------------------
+def test_every_panel_renders_in_both_languages(make_twin_app):
+    app, host = plugin_app(make_twin_app, demo_inspections=True)
+    ai_patrol.handle_detection(host.store, {"camera_id": "ep.cam.sanjia.gate", "kind": "no_helmet", "confidence": 0.9,
+                                            "ts": time.time(), "enterprise_id": "ep.ent.hy-pump"})
+    host.ingest("enterprise_park", "mqtt", [Reading("ep.dev.jj-autoparts-gd1", "gas_lel_pct", time.time(), 30.0, "%LEL")])
+    for loc in ("zh_CN", "en"):
+        for pid in ("kpis", "ranking", "enterprise", "inspections", "devices", "review"):
+            render_panel(app, f"enterprise_park.{pid}", locale=loc)
+    assert "超期隐患" in str(render_panel(app, "enterprise_park.inspections"))
+    assert "AI待复核" in str(render_panel(app, "enterprise_park.review"))
+    assert "Why this score" in str(render_panel(app, "enterprise_park.enterprise", {"enterprise": "ep.ent.sj-pharma"},
+                                                locale="en"))
+    deck = render_panel(app, "enterprise_park.map")
+    assert deck["initialViewState"]["latitude"] == pytest.approx(28.668)
+
+
+def test_dashboard_fits_the_canvas_below_the_title_bar():
+    d = load_dashboard(ROOT / "config" / "dashboards" / "enterprise_park.yaml")
+    assert (d.canvas.width, d.canvas.height) == (1920, 1080)
+    boxes = [(p.x, p.y, p.x + p.w, p.y + p.h) for p in d.panels]
+    for x0, y0, x1, y1 in boxes:
+        assert y0 >= 88 and x1 <= 1920 and y1 <= 1080
+    for i, a in enumerate(boxes):                       # no overlaps
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert {p.panel for p in d.panels} >= {"enterprise_park.map", "enterprise_park.kpis", "enterprise_park.devices"}
