@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "fontwork")
     ap.add_argument("--out", type=Path, default=REPO / "assets" / "fonts")
     ap.add_argument("--no-level2", action="store_true", help="only GB 2312 level-1 Hanzi")
-    ap.add_argument("--extra-text", default="", help="extra characters to include")
+    # Characters the twins and panels use beyond GB 2312: place names (沚 of 葭沚街道) and status marks.
+    ap.add_argument("--extra-text", default="沚↔−⚠✓", help="extra characters to include")
     args = ap.parse_args(argv)
 
     tgz = fetch_package(args.workdir)
