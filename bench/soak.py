@@ -34,10 +34,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(tmp: Path) -> tuple[subprocess.Popen, str]:
+def start(tmp: Path, keep: set[str] | None = None) -> tuple[subprocess.Popen, str]:
     boards = tmp / "dashboards"
     boards.mkdir()
     demo = yaml.safe_load((ROOT / "config" / "dashboards" / "demo.yaml").read_text(encoding="utf-8"))
+    if keep:
+        demo["panels"] = [p for p in demo["panels"] if p["key"] in keep]
     for p in demo["panels"]:
         p["refresh_s"] = 0.5
     (boards / "demo.yaml").write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")
@@ -72,10 +74,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=0.75)
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds before the start sample")
+    ap.add_argument("--panels", default="", help="only these panel keys of the demo (to find a leak)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="twinboard-soak-"))
-    proc, url = start(tmp)
+    proc, url = start(tmp, set(filter(None, args.panels.split(","))) or None)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
@@ -84,7 +87,9 @@ def main() -> None:
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             page.goto(url + "/screen/demo")
-            page.wait_for_selector(".tb-deck-host canvas", timeout=60000)
+            page.wait_for_selector(".tb-panel-body", timeout=60000)
+            if page.locator(".tb-panel-deck").count():
+                page.wait_for_selector(".tb-deck-host canvas", timeout=60000)
             time.sleep(args.warmup)
             server = psutil.Process(proc.pid)
             first = sample(page, cdp, server)
@@ -96,7 +101,8 @@ def main() -> None:
                 samples.append(sample(page, cdp, server))
                 print(f"{(args.minutes * 60 - (t_end - time.time())) / 60:5.1f} min: {samples[-1]}", flush=True)
             last = samples[-1]
-            updates = page.evaluate("() => +document.querySelector('.tb-panel-deck .tb-deck-host').dataset.rendered")
+            updates = page.evaluate("() => { const h = document.querySelector('.tb-panel-deck .tb-deck-host');"
+                                    " return h ? +h.dataset.rendered : 0; }")
             browser.close()
     finally:
         proc.terminate()
