@@ -14,18 +14,19 @@ What each setting does, checked against ultralytics 8.4.x:
     Sentry error reports, ``check_latest_pypi_version`` and the AutoUpdate path
     of ``check_requirements``.
 ``YOLO_CONFIG_DIR=<settings_dir>``
-    ``get_user_config_dir()`` uses this folder (under the project's ``var/``)
-    for ``settings.json`` and for fonts, instead of ``~/.config/Ultralytics``.
+    ``get_user_config_dir()`` then uses ``<settings_dir>/Ultralytics`` (it always
+    appends that sub-folder) for ``settings.json`` and for fonts, instead of
+    ``~/.config/Ultralytics``.  We write both files there.
 ``YOLO_AUTOINSTALL=false``
     ``check_requirements`` never runs ``pip install`` for a missing extra.
 settings ``sync=False``
     Second switch for analytics events and Sentry (both require ``sync``).
-settings ``hub=False`` / ``clearml``, ``comet``, ``dvc``, ``mlflow``, ``raytune``,
-``tensorboard``, ``wandb`` all False
+settings ``clearml``, ``comet``, ``dvc``, ``mlflow``, ``raytune``, ``tensorboard``,
+``wandb`` all False (8.4 has no ``hub`` setting any more; unknown keys are dropped)
     No logger callbacks that talk to a server are registered during training.
 settings ``runs_dir`` / ``weights_dir`` / ``datasets_dir``
     Point into ``settings_dir`` so nothing lands in the user's home or the CWD.
-Fonts ``Arial.ttf`` and ``Arial.Unicode.ttf`` in ``settings_dir``
+Fonts ``Arial.ttf`` and ``Arial.Unicode.ttf`` in ``settings_dir/Ultralytics``
     ``check_det_dataset`` always calls ``check_font`` (``data/utils.py``), and
     plotting calls it too; if the font is not in the config dir or in
     matplotlib's font list it does ``requests.head`` + download from
@@ -51,7 +52,6 @@ TRAIN_OFFLINE_ARGS = {"amp": False, "pretrained": False, "plots": False}
 
 _SETTINGS_OFF = {
     "sync": False,
-    "hub": False,
     "clearml": False,
     "comet": False,
     "dvc": False,
@@ -93,7 +93,9 @@ def make_ultralytics_offline(settings_dir: Path) -> Path:
     os.environ["YOLO_AUTOINSTALL"] = "false"
     os.environ.setdefault("YOLO_VERBOSE", "true")
 
-    _install_fonts(settings_dir)
+    user_dir = settings_dir / "Ultralytics"  # what ultralytics' get_user_config_dir() returns
+    user_dir.mkdir(parents=True, exist_ok=True)
+    _install_fonts(user_dir)
 
     wanted = dict(_SETTINGS_OFF)
     wanted.update(
@@ -103,7 +105,7 @@ def make_ultralytics_offline(settings_dir: Path) -> Path:
             "datasets_dir": str(settings_dir / "datasets"),
         }
     )
-    settings_file = settings_dir / "settings.json"
+    settings_file = user_dir / "settings.json"
     current: dict = {}
     if settings_file.exists():
         try:

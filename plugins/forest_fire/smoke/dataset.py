@@ -1,0 +1,176 @@
+"""Assemble the smoke detector's YOLO dataset under ``var/smoke/dataset``.
+
+Layout written::
+
+    <out>/train/images, <out>/train/labels   real frames of the training units (symlinks),
+                                             smoke-free crops of them, synthetic plumes and
+                                             synthetic hard negatives
+    <out>/val/images,   <out>/val/labels     real frames of the held-out units, smoke-free crops
+                                             of them, a few synthetic hard negatives
+    <out>/data.yaml                          for ultralytics
+    <out>/split.json                         units, counts, seeds (what was built, and how)
+
+Validation holds out whole *scene units* (camera views): frames of one unit are
+near-duplicates of each other, so a random split would leak.  The unit of each
+image comes from ``manifest.csv`` (columns ``file``, ``label``, ``scene_unit``)
+in the source folder.  For a user's own cameras without a manifest, put the
+frames in ``images/<camera>/...`` (labels in ``labels/<camera>/...``): the
+sub-folder name is then the unit.
+
+Real images are symlinked (copied if symlinks fail) into ``var/``, which is
+git-ignored: the shared images and labels never enter the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .synth import read_yolo_boxes, smoke_free_crop, synth
+
+DEFAULT_VAL_UNITS = ("U7", "U12")
+
+
+@dataclass(frozen=True)
+class Item:
+    image: Path
+    label: Path
+    unit: str
+
+
+def load_items(source: Path) -> list[Item]:
+    """Images of a YOLO-layout source folder with their scene unit."""
+    source = Path(source)
+    manifest = source / "manifest.csv"
+    items: list[Item] = []
+    if manifest.exists():
+        with manifest.open(newline="") as f:
+            for row in csv.DictReader(f):
+                img = source / row["file"]
+                lab = source / row["label"] if row.get("label") else source / "labels" / (img.stem + ".txt")
+                items.append(Item(img, lab, row["scene_unit"]))
+    else:
+        img_root = source / "images"
+        for img in sorted(img_root.rglob("*")):
+            if img.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp"}:
+                continue
+            rel = img.relative_to(img_root)
+            unit = rel.parts[0] if len(rel.parts) > 1 else "default"
+            items.append(Item(img, source / "labels" / rel.with_suffix(".txt"), unit))
+    return items
+
+
+def split_by_unit(items: list[Item], val_units) -> tuple[list[Item], list[Item]]:
+    """Whole units go to val; everything else to train.  Never splits a unit."""
+    val_units = set(val_units)
+    known = {it.unit for it in items}
+    missing = val_units - known
+    if missing:
+        raise ValueError(f"validation units not in the source: {sorted(missing)} (known: {sorted(known)})")
+    train = [it for it in items if it.unit not in val_units]
+    val = [it for it in items if it.unit in val_units]
+    return train, val
+
+
+def _link(src: Path, dst: Path) -> None:
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    try:
+        os.symlink(src.resolve(), dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _safe_name(it: Item) -> str:
+    return f"{it.unit}__{it.image.stem}"
+
+
+def _write_real(items: list[Item], split_dir: Path) -> int:
+    for it in items:
+        name = _safe_name(it)
+        _link(it.image, split_dir / "images" / f"{name}{it.image.suffix.lower()}")
+        text = it.label.read_text() if it.label.exists() else ""
+        (split_dir / "labels" / f"{name}.txt").write_text(text)
+    return len(items)
+
+
+def _write_bg_crops(items: list[Item], split_dir: Path, n: int, seed: int) -> int:
+    """Smoke-free crops of real frames (empty labels): the real-scene negatives."""
+    if not items or n <= 0:
+        return 0
+    rng = np.random.default_rng([seed, 7])
+    order = rng.permutation(len(items))
+    written = 0
+    for k in range(n * 3):
+        if written >= n:
+            break
+        it = items[int(order[k % len(items)])]
+        img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
+        if img is None:
+            continue
+        boxes = read_yolo_boxes(it.label, img.shape[1], img.shape[0])
+        crop = smoke_free_crop(img, boxes, rng, min_frac=0.3)
+        if crop is None:
+            continue
+        name = f"bgcrop_{_safe_name(it)}_{k:04d}"
+        cv2.imwrite(str(split_dir / "images" / f"{name}.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        (split_dir / "labels" / f"{name}.txt").write_text("")
+        written += 1
+    return written
+
+
+def _count(split_dir: Path) -> dict:
+    labs = list((split_dir / "labels").glob("*.txt"))
+    pos = sum(1 for p in labs if p.read_text().strip())
+    boxes = sum(len([ln for ln in p.read_text().splitlines() if ln.strip()]) for p in labs)
+    return {"images": len(labs), "positive": pos, "negative": len(labs) - pos, "boxes": boxes}
+
+
+def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_synth_pos: int = 220,
+                  n_synth_neg: int = 140, n_bg_train: int = 120, n_synth_neg_val: int = 30,
+                  n_bg_val: int = 30, seed: int = 0, clean: bool = True) -> dict:
+    """Build train/val under ``out_dir`` and return the summary written to ``split.json``."""
+    source, out_dir = Path(source), Path(out_dir)
+    if clean and out_dir.exists():
+        shutil.rmtree(out_dir)
+    for split in ("train", "val"):
+        for sub in ("images", "labels"):
+            (out_dir / split / sub).mkdir(parents=True, exist_ok=True)
+    items = load_items(source)
+    train, val = split_by_unit(items, val_units)
+    _write_real(train, out_dir / "train")
+    _write_real(val, out_dir / "val")
+    n_bg_t = _write_bg_crops(train, out_dir / "train", n_bg_train, seed)
+    n_bg_v = _write_bg_crops(val, out_dir / "val", n_bg_val, seed + 1)
+    # synthetic data: backgrounds come only from the split's own units, so no val scene leaks into train
+    synth_train = synth(out_dir / "train", n_synth_pos, n_synth_neg, backgrounds=[it.image for it in train],
+                        seed=seed, prefix="syn")
+    synth_val = synth(out_dir / "val", 0, n_synth_neg_val, backgrounds=[it.image for it in val],
+                      seed=seed + 1000, prefix="synval")
+    data_yaml = out_dir / "data.yaml"
+    data_yaml.write_text(
+        f"# written by plugins/forest_fire/smoke/dataset.py\npath: {out_dir.resolve()}\n"
+        "train: train/images\nval: val/images\nnames:\n  0: smoke\n"
+    )
+    summary = {
+        "source": str(source.resolve()),
+        "seed": seed,
+        "val_units": sorted(set(val_units)),
+        "train_units": dict(sorted(Counter(it.unit for it in train).items())),
+        "val_units_counts": dict(sorted(Counter(it.unit for it in val).items())),
+        "train": {**_count(out_dir / "train"), "real": len(train), "bg_crops": n_bg_t,
+                  "synth_pos": synth_train["positives"], "synth_neg": synth_train["negatives"]},
+        "val": {**_count(out_dir / "val"), "real": len(val), "bg_crops": n_bg_v,
+                "synth_neg": synth_val["negatives"]},
+        "data_yaml": str(data_yaml),
+    }
+    (out_dir / "split.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,208 @@
+"""Evaluate a smoke detector on any YOLO-layout folder.
+
+``data_dir`` holds ``images/`` and ``labels/`` (or images with ``.txt`` labels beside
+them).  An empty or missing label file means "no smoke in this frame".
+
+Metrics (``evaluate`` returns them in a dict):
+
+``precision`` / ``recall`` / ``f1``
+    image level: a frame is predicted positive if any box has confidence >= ``conf``;
+    it is truly positive if its label file has at least one box.
+``ap50``
+    box level average precision at IoU 0.5 (all-point interpolated area under the
+    precision-recall curve, predictions of every frame pooled, greedy matching by
+    descending confidence, one prediction per ground-truth box).  Computed from
+    predictions down to confidence 0.001, independent of ``conf``.
+``fp_per_negative_image``
+    boxes with confidence >= ``conf`` on frames without smoke, divided by the number
+    of such frames (None if the folder has none).
+``localized_recall``
+    stricter image-level recall: the share of smoke frames where some box with
+    confidence >= ``conf`` overlaps a labelled box with IoU >= 0.5.  A detector
+    can get a high ``recall`` for the wrong reason (it fires somewhere on every
+    real frame); this says whether it fires *on the smoke*.
+``ms_per_image``
+    mean wall-clock milliseconds per frame for ``predict`` (read + pre + inference +
+    post), batch 1, CPU, after one untimed warm-up call.
+
+``select_threshold`` sweeps ``conf`` on one folder (the held-out validation units)
+and returns the value with the best image-level F1: that is the operating threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .offline import default_settings_dir, make_ultralytics_offline
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+MIN_CONF = 0.001
+
+
+@dataclass
+class FramePred:
+    gt: np.ndarray      # (n, 4) xyxy normalised
+    boxes: np.ndarray   # (m, 4) xyxy normalised
+    conf: np.ndarray    # (m,)
+
+
+def list_frames(data_dir: Path) -> list[tuple[Path, Path]]:
+    data_dir = Path(data_dir)
+    img_dir = data_dir / "images" if (data_dir / "images").is_dir() else data_dir
+    out = []
+    for img in sorted(p for p in img_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        if img_dir.name == "images":
+            lab = data_dir / "labels" / img.relative_to(img_dir).with_suffix(".txt")
+        else:
+            lab = img.with_suffix(".txt")
+        out.append((img, lab))
+    return out
+
+
+def read_gt(label: Path) -> np.ndarray:
+    rows = []
+    if label.exists():
+        for line in label.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 5:
+                cx, cy, w, h = map(float, parts[1:5])
+                rows.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+    return np.array(rows, np.float64).reshape(-1, 4)
+
+
+def load_model(model_path: Path):
+    make_ultralytics_offline(default_settings_dir())
+    from ultralytics import YOLO
+
+    return YOLO(str(model_path))
+
+
+def predict_folder(model_path: Path, data_dir: Path, imgsz: int | None = None,
+                   model=None) -> tuple[list[FramePred], float]:
+    """Predictions (conf >= 0.001) for every frame, and the mean ms per frame."""
+    model = model or load_model(model_path)
+    if imgsz is None:
+        imgsz = int(getattr(model, "overrides", {}).get("imgsz", 416) or 416)
+    frames = list_frames(data_dir)
+    preds: list[FramePred] = []
+    elapsed = 0.0
+    if frames:  # warm-up (first call builds the predictor): not timed
+        model.predict(str(frames[0][0]), imgsz=imgsz, conf=MIN_CONF, verbose=False, device="cpu")
+    for img, lab in frames:
+        t0 = time.perf_counter()
+        r = model.predict(str(img), imgsz=imgsz, conf=MIN_CONF, iou=0.6, max_det=100, verbose=False, device="cpu")[0]
+        elapsed += time.perf_counter() - t0
+        b = r.boxes
+        preds.append(FramePred(read_gt(lab), b.xyxyn.cpu().numpy().astype(np.float64).reshape(-1, 4),
+                               b.conf.cpu().numpy().astype(np.float64).reshape(-1)))
+    ms = 1000.0 * elapsed / max(1, len(frames))
+    return preds, ms
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between (n,4) and (m,4) xyxy boxes."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-12)
+
+
+def ap50(preds: list[FramePred], iou_thr: float = 0.5) -> float:
+    """Box-level AP at IoU ``iou_thr`` (all-point interpolation)."""
+    n_gt = sum(len(p.gt) for p in preds)
+    if n_gt == 0:
+        return 0.0
+    scores, tps = [], []
+    for p in preds:
+        if len(p.conf) == 0:
+            continue
+        order = np.argsort(-p.conf, kind="stable")
+        ious = _iou(p.boxes[order], p.gt)
+        used = np.zeros(len(p.gt), bool)
+        for k, i in enumerate(order):
+            tp = False
+            if len(p.gt):
+                cand = np.where(~used & (ious[k] >= iou_thr))[0]
+                if len(cand):
+                    j = cand[np.argmax(ious[k, cand])]
+                    used[j] = True
+                    tp = True
+            scores.append(p.conf[i])
+            tps.append(tp)
+    if not scores:
+        return 0.0
+    order = np.argsort(-np.array(scores), kind="stable")
+    tp = np.array(tps, float)[order]
+    ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
+    recall = ctp / n_gt
+    precision = ctp / np.maximum(ctp + cfp, 1e-12)
+    mrec = np.concatenate(([0.0], recall, [recall[-1]]))
+    mpre = np.concatenate(([1.0], precision, [0.0]))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+    idx = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
+
+
+def image_metrics(preds: list[FramePred], conf: float) -> dict:
+    truth = np.array([len(p.gt) > 0 for p in preds], bool)
+    guess = np.array([bool((p.conf >= conf).any()) for p in preds], bool)
+    tp = int((truth & guess).sum())
+    fp = int((~truth & guess).sum())
+    fn = int((truth & ~guess).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    hits = sum(1 for p, t in zip(preds, truth)
+               if t and (p.conf >= conf).any() and (_iou(p.boxes[p.conf >= conf], p.gt) >= 0.5).any())
+    n_neg = int((~truth).sum())
+    fp_boxes = sum(int((p.conf >= conf).sum()) for p, t in zip(preds, truth) if not t)
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "fp_per_negative_image": (fp_boxes / n_neg) if n_neg else None,
+        "localized_recall": hits / int(truth.sum()) if truth.any() else 0.0,
+        "n_images": len(preds),
+        "n_positive": int(truth.sum()),
+        "n_negative": n_neg,
+        "tp": tp, "fp": fp, "fn": fn,
+    }
+
+
+def evaluate(model_path: Path, data_dir: Path, conf: float = 0.25, imgsz: int | None = None, model=None) -> dict:
+    """All metrics for one folder at operating threshold ``conf`` (see module doc)."""
+    preds, ms = predict_folder(model_path, data_dir, imgsz=imgsz, model=model)
+    out = image_metrics(preds, conf)
+    out.update({"ap50": ap50(preds), "ms_per_image": ms, "conf": conf, "data_dir": str(data_dir),
+                "model": str(model_path)})
+    return out
+
+
+def select_threshold(model_path: Path, data_dir: Path, grid=None, imgsz: int | None = None,
+                     model=None) -> tuple[float, list[dict]]:
+    """Confidence threshold with the best image-level F1 on ``data_dir`` (ties: higher threshold)."""
+    preds, _ = predict_folder(model_path, data_dir, imgsz=imgsz, model=model)
+    return threshold_from_preds(preds, grid)
+
+
+def threshold_from_preds(preds: list[FramePred], grid=None) -> tuple[float, list[dict]]:
+    grid = grid if grid is not None else [round(x, 3) for x in np.arange(0.01, 0.91, 0.01)]
+    table = []
+    best = (-1.0, 0.25)
+    for c in grid:
+        m = image_metrics(preds, c)
+        table.append({"conf": c, "precision": m["precision"], "recall": m["recall"], "f1": m["f1"],
+                      "fp_per_negative_image": m["fp_per_negative_image"]})
+        if m["f1"] >= best[0]:
+            best = (m["f1"], c)
+    return best[1], table
