@@ -20,7 +20,6 @@ Last line: {"plume_ratio": ..., "update_share_layers": ..., "update_share_rows":
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import random
@@ -30,6 +29,8 @@ import time
 import types
 from pathlib import Path
 
+from core.plugin_manager import import_plugin_submodule
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,19 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def load(sub: str) -> types.ModuleType:
-    if "twinboard_plugins" not in sys.modules:
-        pkg = types.ModuleType("twinboard_plugins")
-        pkg.__path__ = []
-        sys.modules["twinboard_plugins"] = pkg
-    name = "twinboard_plugins.chemical_park"
-    if name not in sys.modules:
-        folder = ROOT / "plugins" / "chemical_park"
-        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return __import__(f"{name}.{sub}", fromlist=["x"])
+    return import_plugin_submodule(ROOT / "plugins" / "chemical_park", sub)
 
 
 def bench_plume(n: int, repeat: int) -> dict:

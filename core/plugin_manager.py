@@ -256,6 +256,12 @@ def _import_folder(folder: Path) -> types.ModuleType:
     return module
 
 
+def import_plugin_submodule(folder: Path, sub: str) -> types.ModuleType:
+    """``<folder>/<sub>.py`` of a folder plugin, imported as the host imports it (tests, benchmarks)."""
+    _import_folder(folder)
+    return importlib.import_module(f"{_FOLDER_PACKAGE}.{folder.name}.{sub}")
+
+
 def _entry_point_manifest(module: Any, ep_name: str) -> Manifest:
     """An installed plugin ships plugin.toml inside its package, beside its ``__init__``."""
     origin = getattr(module, "__file__", None)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import types
 from pathlib import Path
+
+from core.plugin_manager import import_plugin_submodule
 
 import numpy as np
 import pytest
@@ -16,18 +16,7 @@ FOLDER = Path(__file__).resolve().parents[1] / "plugins" / "chemical_park"
 
 def load(sub: str) -> types.ModuleType:
     """Import the plugin as the host does (``twinboard_plugins.chemical_park``) and return a submodule."""
-    if "twinboard_plugins" not in sys.modules:
-        pkg = types.ModuleType("twinboard_plugins")
-        pkg.__path__ = []
-        sys.modules["twinboard_plugins"] = pkg
-    name = "twinboard_plugins.chemical_park"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FOLDER / "__init__.py",
-                                                      submodule_search_locations=[str(FOLDER)])
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"{name}.{sub}")
+    return import_plugin_submodule(FOLDER, sub)
 
 
 plume = load("plume")

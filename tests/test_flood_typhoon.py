@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import types
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from core.plugin_manager import import_plugin_submodule
 
 import pytest
 
@@ -16,19 +16,7 @@ TWIN = ROOT / "twin_models" / "flood_defence"
 
 def _fd(module: str) -> types.ModuleType:
     """Import a module of the flood_defence folder plugin under the name the host uses."""
-    if "twinboard_plugins" not in sys.modules:
-        pkg = types.ModuleType("twinboard_plugins")
-        pkg.__path__ = []
-        sys.modules["twinboard_plugins"] = pkg
-    name = "twinboard_plugins.flood_defence"
-    if name not in sys.modules:
-        folder = ROOT / "plugins" / "flood_defence"
-        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"{name}.{module}")
+    return import_plugin_submodule(ROOT / "plugins" / "flood_defence", module)
 
 
 ty = _fd("typhoon")
