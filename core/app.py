@@ -121,6 +121,29 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         events = host.bus.since(cursor)
         return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
 
+    @server.get("/api/wall")
+    def _wall() -> Any:
+        from .wall import DEFAULT_WALL, wall_state
+        return flask.jsonify(wall_state(host.store, flask.request.args.get("wall", DEFAULT_WALL)[:64]))
+
+    @server.post("/api/admin/wall")
+    def _wall_set() -> Any:
+        from .auth import current_identity
+        from .wall import DEFAULT_WALL, WallModeError, set_wall_mode
+        body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return flask.jsonify({"error": "expected a JSON object {mode, incident_id?, wall?}"}), 400
+        incident = body.get("incident_id")
+        if incident is not None and not isinstance(incident, int):
+            return flask.jsonify({"error": "incident_id must be an integer"}), 400
+        try:
+            state = set_wall_mode(host.store, host.bus, str(body.get("mode", "")),
+                                  current_identity().get("user") or "manager", incident,
+                                  str(body.get("wall") or DEFAULT_WALL)[:64])
+        except WallModeError as exc:
+            return flask.jsonify({"error": str(exc)}), 400
+        return flask.jsonify(state)
+
     @server.get(DECKGL_ROUTE)
     def _deckgl() -> Any:
         resp = flask.send_file(deckgl_bundle_path(), mimetype="application/javascript", max_age=86400)

@@ -18,7 +18,7 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_d
                    "/_favicon.ico", "/favicon.ico", "/vendor/", "/login", "/logout", "/api/health",
                    "/api/version", "/_reload-hash")
 SCREEN_PREFIXES = ("/screen/", "/playlist/", "/_dash-update-component", "/api/changes", "/api/alerts",
-                   "/api/dashboards", "/plugins/")
+                   "/api/dashboards", "/api/wall", "/plugins/")
 MANAGER_PREFIXES = ("/admin", "/api/admin/")
 KIOSK_LIFETIME = dt.timedelta(days=3650)
 

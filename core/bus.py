@@ -76,6 +76,16 @@ class PluginStateChanged(Event):
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class WallModeChanged(Event):
+    """The leaders' wall switched between "routine" and "incident" (with the incident it shows)."""
+
+    wall: str = "leaders"
+    mode: str = "routine"
+    incident_id: int | None = None
+    actor: str = ""
+
+
 Subscriber = Callable[[Event], None]
 
 

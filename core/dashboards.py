@@ -100,6 +100,9 @@ class Playlist(BaseModel):
     uid: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: LocalizedText
     items: list[PlaylistItem] = Field(min_length=1)
+    #: The wall this playlist is (see core/wall.py); in incident mode it shows ``incident_dashboard``.
+    wall: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    incident_dashboard: str | None = None
 
 
 class Playlists(BaseModel):
@@ -159,4 +162,8 @@ def load_playlists(path: Path, dashboards: dict[str, Any]) -> dict[str, Playlist
                 loc = ["playlists", i, "items", j, "dashboard"]
                 raise ConfigError(f"unknown dashboard {item.dashboard!r} (known: {', '.join(sorted(dashboards))})",
                                   file=str(path), line=doc.line_of(loc), field=".".join(map(str, loc)))
+        if pl.incident_dashboard is not None and pl.incident_dashboard not in dashboards:
+            loc = ["playlists", i, "incident_dashboard"]
+            raise ConfigError(f"unknown dashboard {pl.incident_dashboard!r} (known: {', '.join(sorted(dashboards))})",
+                              file=str(path), line=doc.line_of(loc), field=".".join(map(str, loc)))
     return {pl.uid: pl for pl in pls.playlists}

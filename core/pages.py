@@ -46,7 +46,12 @@ def playlist_page(playlist: Playlist, locale: str) -> html.Div:
     lang = "en" if locale == "en" else "zh"
     items: list[dict[str, Any]] = [{"src": f"/screen/{i.dashboard}?lang={lang}", "seconds": i.seconds}
                                    for i in playlist.items]
-    return html.Div(className="tb-playlist", id="tb-playlist", **{"data-items": _json(items)}, children=[
+    extra: dict[str, str] = {}
+    if playlist.incident_dashboard:
+        # In incident mode (GET /api/wall?wall=...) the wall leaves the rotation for the incident view.
+        extra = {"data-wall": playlist.wall or "leaders",
+                 "data-incident-src": f"/screen/{playlist.incident_dashboard}?lang={lang}"}
+    return html.Div(className="tb-playlist", id="tb-playlist", **{"data-items": _json(items)}, **extra, children=[
         html.Iframe(id="tb-playlist-frame", src=items[0]["src"], className="tb-playlist-frame"),
     ])
 

@@ -162,3 +162,50 @@ class KioskToken(SQLModel, table=True):
     created_at: float = Field(default_factory=_now)
     revoked_at: float | None = None
     last_seen: float | None = None
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One line of an incident's timeline ("who did what when"): every step, message and state change."""
+
+    __tablename__ = "incident_event"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    ts: float = Field(default_factory=_now)
+    actor: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WarningPublication(SQLModel, table=True):
+    """A warning to an area (预警发布): draft → reviewed → published (or cancelled), with its recipients."""
+
+    __tablename__ = "warning_publication"
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(default="draft", max_length=16, index=True)
+    level: str = Field(max_length=16)
+    title: str
+    message: str = ""
+    area: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recipients: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    is_drill: bool = False
+    created_by: str = Field(max_length=64)
+    created_at: float = Field(default_factory=_now)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: float | None = None
+    published_by: str | None = Field(default=None, max_length=64)
+    published_at: float | None = None
+
+
+class WallState(SQLModel, table=True):
+    """The leaders' wall mode: "routine" (playlist rotation) or "incident" (the incident view)."""
+
+    __tablename__ = "wall_state"
+    wall: str = Field(primary_key=True, max_length=64)
+    mode: str = Field(default="routine", max_length=16)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    since: float = Field(default_factory=_now)
+    actor: str = Field(default="system", max_length=64)

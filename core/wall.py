@@ -1,0 +1,68 @@
+"""The leaders' wall mode: "routine" (a playlist rotation) or "incident" (the incident view).
+
+The mode lives in the store (table ``wall_state``, one row per wall) so it survives a restart;
+every switch is audited and published on the bus as :class:`~core.bus.WallModeChanged`. Screens
+and playlists poll ``GET /api/wall`` (tiny JSON) and switch themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlmodel import select
+
+from . import twin
+from .bus import Bus, WallModeChanged
+from .store import Store
+
+MODES = ("routine", "incident")
+DEFAULT_WALL = "leaders"
+
+
+class WallModeError(ValueError):
+    """A mode that does not exist, or an incident mode without an incident."""
+
+
+def wall_state(store: Store, wall: str = DEFAULT_WALL) -> dict[str, Any]:
+    """{"wall", "mode", "incident_id", "since", "actor"}; a wall never switched is in routine mode."""
+    with store.session() as db:
+        row = db.get(twin.WallState, wall)
+        if row is None:
+            return {"wall": wall, "mode": "routine", "incident_id": None, "since": None, "actor": None}
+        return {"wall": row.wall, "mode": row.mode, "incident_id": row.incident_id, "since": row.since,
+                "actor": row.actor}
+
+
+def set_wall_mode(store: Store, bus: Bus | None, mode: str, actor: str, incident_id: int | None = None,
+                  wall: str = DEFAULT_WALL) -> dict[str, Any]:
+    """Switch ``wall`` to ``mode``; audited (old and new state) and published. Returns the new state."""
+    if mode not in MODES:
+        raise WallModeError(f"wall mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "incident":
+        if incident_id is None:
+            raise WallModeError("incident mode needs the incident to show (incident_id)")
+        with store.session() as db:
+            if db.get(twin.Incident, incident_id) is None:
+                raise WallModeError(f"no incident {incident_id}")
+    else:
+        incident_id = None
+    old = wall_state(store, wall)
+    with store.session() as db:
+        row = db.get(twin.WallState, wall) or twin.WallState(wall=wall)
+        row.mode, row.incident_id, row.since, row.actor = mode, incident_id, time.time(), actor[:64]
+        db.add(row)
+        db.commit()
+    store.audit(actor, "wall.mode", f"wall:{wall}", {"mode": old["mode"], "incident_id": old["incident_id"]},
+                {"mode": mode, "incident_id": incident_id})
+    if bus is not None:
+        bus.publish(WallModeChanged(wall=wall, mode=mode, incident_id=incident_id, actor=actor))
+    return wall_state(store, wall)
+
+
+def incident_walls(store: Store, incident_id: int) -> list[str]:
+    """The walls now showing ``incident_id``."""
+    with store.session() as db:
+        rows = db.scalars(select(twin.WallState).where(twin.WallState.incident_id == incident_id,
+                                                       twin.WallState.mode == "incident")).all()
+        return [r.wall for r in rows]

@@ -1,0 +1,367 @@
+"""Incidents from intake to review (接报 → 研判 → 预警 → 调度 → 处置 → 结案), every step on a timeline.
+
+An incident is the host's ``incident`` row; its timeline is ``incident_event`` rows ("who did what
+when", WebEOC's significant events) written by this module on every step, message, dispatch,
+arrival and state change, and each change also goes to the host's audit log. The steps:
+
+=============  ===========================================================================
+``intake``     接报: type, place (lon/lat or an entity), time, reporter; or opened from an alert
+``assessment`` 研判: severity I–IV and the assessment text
+``warning``    预警: a warning published or the decision not to (optional step)
+``dispatch``   调度: teams and materials sent (each team's route and ETA over the road graph)
+``handling``   处置: on scene; arrivals are recorded by the team tracker, messages by people
+``closed``     结案: summary; the evaluation report (report.py) can then be produced
+=============  ===========================================================================
+
+Steps only move forward (``warning`` may be skipped); a step that is not allowed, an incident with
+no location, an unknown team or a material beyond the stock raise :class:`IncidentError` and
+change nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import select
+
+from core.api import AlertDraft, Store
+from core.twin import Alert, Entity, Incident, IncidentEvent
+
+STATES = ("intake", "assessment", "warning", "dispatch", "handling", "closed")
+STATE_TEXT = {"intake": ("接报", "Intake"), "assessment": ("研判", "Assessment"), "warning": ("预警", "Warning"),
+              "dispatch": ("调度", "Dispatch"), "handling": ("处置", "Handling"), "closed": ("结案", "Closed")}
+#: Timeline line kinds besides the states.
+EVENT_TEXT = {"alert_linked": ("报警关联", "Alert linked"), "message": ("信息", "Message"), "update": ("更新", "Update"),
+              "report": ("评估报告", "Report")}
+KINDS = {"chemical_leak": ("危化品泄漏", "Chemical leak"), "fire": ("火灾", "Fire"),
+         "forest_fire": ("森林火灾", "Forest fire"), "flood": ("洪涝", "Flood"), "typhoon": ("台风", "Typhoon"),
+         "geological": ("地质灾害", "Geological hazard"), "accident": ("生产安全事故", "Work-safety accident"),
+         "other": ("其他", "Other")}
+#: Which incident type an alert of a plugin opens.
+PLUGIN_KIND = {"chemical_park": "chemical_leak", "forest_fire": "forest_fire", "flood_defence": "flood",
+               "enterprise_park": "accident", "demo_sensors": "chemical_leak"}
+DRILL_PREFIX = "【演练】"
+MAX_TEXT = 2000
+
+
+class IncidentError(ValueError):
+    """A step the workflow does not allow, or bad input; nothing was changed."""
+
+
+def _text(value: Any, field: str, required: bool = False, limit: int = MAX_TEXT) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise IncidentError(f"{field} is required")
+    if len(text) > limit:
+        raise IncidentError(f"{field} is longer than {limit} characters")
+    return text
+
+
+def _position(store: Store, lon: Any, lat: Any, entity_id: str | None) -> tuple[float, float, str | None]:
+    if entity_id:
+        with store.session() as db:
+            ent = db.get(Entity, entity_id)
+        if ent is None:
+            raise IncidentError(f"place: no entity {entity_id!r}")
+        pt = point_of(ent.geometry)
+        if pt is None:
+            raise IncidentError(f"place: entity {entity_id!r} has no position; give lon and lat")
+        return pt[0], pt[1], entity_id
+    if lon in (None, "") or lat in (None, ""):
+        raise IncidentError("an incident needs a location: give lon and lat, or the entity where it happens")
+    try:
+        x, y = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise IncidentError(f"location: lon/lat must be numbers, got {lon!r}, {lat!r}") from None
+    if not (-180 <= x <= 180 and -90 <= y <= 90):
+        raise IncidentError(f"location: lon {x} / lat {y} is outside the globe")
+    return x, y, None
+
+
+def point_of(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
+    """A representative (lon, lat) of a GeoJSON geometry: the point, or the mean of a shape's vertices."""
+    if not geometry:
+        return None
+    coords = geometry.get("coordinates")
+    if geometry.get("type") == "Point" and coords and coords[0] is not None:
+        return float(coords[0]), float(coords[1])
+    flat: list[Sequence[float]] = []
+
+    def walk(c: Any) -> None:
+        if isinstance(c, (list, tuple)) and c and isinstance(c[0], (int, float)):
+            flat.append(c)
+        elif isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+    walk(coords)
+    if not flat:
+        return None
+    return sum(p[0] for p in flat) / len(flat), sum(p[1] for p in flat) / len(flat)
+
+
+def record(store: Store, incident_id: int, actor: str, kind: str, message: str = "",
+           data: dict[str, Any] | None = None, ts: float | None = None) -> IncidentEvent:
+    """Append one timeline line (and the audit entry)."""
+    ev = IncidentEvent(incident_id=incident_id, actor=actor[:64], kind=kind[:32], message=message,
+                       data=data or {}, ts=ts or time.time())
+    with store.session() as db:
+        db.add(ev)
+        db.commit()
+        db.refresh(ev)
+    store.audit(actor, f"incident.{kind}", f"incident:{incident_id}", None, {"message": message, **(data or {})})
+    return ev
+
+
+def open_incident(store: Store, actor: str, *, kind: str, title: str, lon: Any = None, lat: Any = None,
+                  entity_id: str | None = None, reporter: str = "", phone: str = "", description: str = "",
+                  severity: int = 4, reported_at: float | None = None, is_drill: bool = False,
+                  place: str = "") -> Incident:
+    """接报: a new incident in state ``intake``, with its first timeline line."""
+    if kind not in KINDS:
+        raise IncidentError(f"type {kind!r} is unknown (known: {', '.join(KINDS)})")
+    title = _text(title, "title", required=True, limit=200)
+    x, y, ent = _position(store, lon, lat, entity_id)
+    if int(severity) not in (1, 2, 3, 4):
+        raise IncidentError(f"severity must be 1..4, got {severity!r}")
+    if is_drill and not title.startswith(DRILL_PREFIX):
+        title = DRILL_PREFIX + title
+    props = {"reporter": _text(reporter, "reporter", limit=100), "phone": _text(phone, "phone", limit=40),
+             "description": _text(description, "description"), "place": _text(place, "place", limit=200),
+             "reported_at": float(reported_at or time.time()), "dispatches": [], "materials": []}
+    inc = Incident(kind=kind, title=title, severity=int(severity), state="intake", entity_id=ent,
+                   geometry={"type": "Point", "coordinates": [x, y]}, properties=props, is_drill=is_drill)
+    with store.session() as db:
+        db.add(inc)
+        db.commit()
+        db.refresh(inc)
+    record(store, inc.id, actor, "intake", f"接报: {title}",
+           {"kind": kind, "lon": x, "lat": y, "entity_id": ent, "reporter": props["reporter"], "drill": is_drill})
+    return inc
+
+
+def open_from_alert(store: Store, alert_id: int, actor: str) -> Incident:
+    """An alert of any plugin opens an incident (or returns the one it already belongs to)."""
+    with store.session() as db:
+        alert = db.get(Alert, alert_id)
+        if alert is None:
+            raise IncidentError(f"no alert {alert_id}")
+        if alert.incident_id is not None:
+            inc = db.get(Incident, alert.incident_id)
+            if inc is not None and inc.state != "closed":
+                return inc
+        ent = db.get(Entity, alert.entity_id) if alert.entity_id else None
+    details = alert.details or {}
+    drill = bool(details.get("drill"))
+    pt = point_of(ent.geometry) if ent is not None else None
+    if pt is None and isinstance(details.get("lon"), (int, float)):
+        pt = (float(details["lon"]), float(details["lat"]))
+    if pt is None:
+        raise IncidentError(f"alert {alert_id} ({alert.title}) has no location: open the incident by hand "
+                            "with lon/lat")
+    kind = details.get("incident_kind") or PLUGIN_KIND.get(alert.plugin, "other")
+    inc = open_incident(store, actor, kind=kind if kind in KINDS else "other", title=alert.title,
+                        lon=pt[0], lat=pt[1], entity_id=ent.id if ent is not None and point_of(ent.geometry) else None,
+                        reporter=f"{alert.plugin} 报警 #{alert.id}", description=alert.message,
+                        severity=alert.severity, reported_at=alert.opened_at, is_drill=drill,
+                        place=(ent.name if ent is not None else ""))
+    with store.session() as db:
+        a = db.get(Alert, alert_id)
+        a.incident_id = inc.id
+        db.add(a)
+        db.commit()
+    record(store, inc.id, actor, "alert_linked", f"报警 #{alert_id} 转为事件",
+           {"alert_id": alert_id, "plugin": alert.plugin, "rule_id": alert.rule_id, "severity": alert.severity})
+    return inc
+
+
+def get(store: Store, incident_id: int) -> Incident:
+    with store.session() as db:
+        inc = db.get(Incident, incident_id)
+    if inc is None:
+        raise IncidentError(f"no incident {incident_id}")
+    return inc
+
+
+def timeline(store: Store, incident_id: int) -> list[IncidentEvent]:
+    with store.session() as db:
+        return list(db.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+                               .order_by(IncidentEvent.ts, IncidentEvent.id)).all())
+
+
+def incidents(store: Store, open_only: bool = False, limit: int = 50) -> list[Incident]:
+    q = select(Incident)
+    if open_only:
+        q = q.where(Incident.state != "closed")
+    with store.session() as db:
+        return list(db.scalars(q.order_by(Incident.id.desc()).limit(limit)).all())
+
+
+def _advance(store: Store, inc: Incident, to: str, actor: str, message: str,
+             data: dict[str, Any] | None = None, props: dict[str, Any] | None = None,
+             severity: int | None = None) -> Incident:
+    if inc.state == "closed":
+        raise IncidentError(f"incident #{inc.id} is closed")
+    if STATES.index(to) < STATES.index(inc.state):
+        raise IncidentError(f"incident #{inc.id} is at {inc.state}; it cannot go back to {to}")
+    with store.session() as db:
+        row = db.get(Incident, inc.id)
+        old = row.state
+        row.state = to
+        if props:
+            row.properties = {**row.properties, **props}
+        if severity is not None:
+            row.severity = severity
+        if to == "closed":
+            row.closed_at = time.time()
+        db.add(row)
+        db.commit()
+        db.refresh(row)
+    record(store, inc.id, actor, to if old != to else "update", message, {"from": old, "to": to, **(data or {})})
+    return row
+
+
+def assess(store: Store, incident_id: int, actor: str, severity: int, text: str) -> Incident:
+    """研判: set the severity (I..IV) and record the assessment."""
+    inc = get(store, incident_id)
+    if int(severity) not in (1, 2, 3, 4):
+        raise IncidentError(f"severity must be 1..4, got {severity!r}")
+    text = _text(text, "assessment", required=True)
+    return _advance(store, inc, "assessment", actor, f"研判: {text}", {"severity": int(severity)},
+                    {"assessment": text}, severity=int(severity))
+
+
+def note_warning(store: Store, incident_id: int, actor: str, publication_id: int | None, text: str) -> Incident:
+    """预警: a warning was published for this incident (or the decision recorded)."""
+    inc = get(store, incident_id)
+    text = _text(text, "warning note", required=True)
+    return _advance(store, inc, "warning" if STATES.index(inc.state) <= STATES.index("warning") else inc.state,
+                    actor, f"预警: {text}", {"publication_id": publication_id})
+
+
+def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[str, Any]],
+             materials: Sequence[dict[str, Any]] = ()) -> Incident:
+    """调度: teams (each {"id", "name", "eta_s", "route", "cum"}) and materials ({"depot", "sku", "count"})."""
+    inc = get(store, incident_id)
+    if not teams and not materials:
+        raise IncidentError("dispatch needs at least one team or material")
+    now = time.time()
+    with store.session() as db:
+        taken = []
+        for m in materials:
+            depot = db.get(Entity, str(m.get("depot")))
+            if depot is None:
+                raise IncidentError(f"material: no store {m.get('depot')!r}")
+            items = [dict(i) for i in depot.properties.get("items", [])]
+            item = next((i for i in items if i.get("sku") == m.get("sku")), None)
+            count = int(m.get("count") or 0)
+            if item is None:
+                raise IncidentError(f"material: {depot.name} has no item {m.get('sku')!r}")
+            if count <= 0 or count > int(item.get("count", 0)):
+                raise IncidentError(f"material: {item['name']} count must be 1..{item.get('count', 0)}, got {count}")
+            taken.append((depot, items, item, count))
+        for depot, items, item, count in taken:
+            item["count"] = int(item["count"]) - count
+            depot.properties = {**depot.properties, "items": items}
+            depot.updated_at = now
+            db.add(depot)
+        for t in teams:
+            ent = db.get(Entity, t["id"])
+            if ent is None:
+                raise IncidentError(f"no team {t['id']!r}")
+            if ent.properties.get("status") not in (None, "standby", "returning"):
+                raise IncidentError(f"{ent.name} is {ent.properties.get('status')} (incident "
+                                    f"#{ent.properties.get('incident_id')}), not available")
+            home = ent.properties.get("home") or ent.geometry
+            ent.properties = {**ent.properties, "status": "dispatched", "incident_id": incident_id, "home": home,
+                              "route": t.get("route") or [], "cum": t.get("cum") or [], "departed_at": now,
+                              "eta_s": t.get("eta_s")}
+            ent.updated_at = now
+            db.add(ent)
+        db.commit()
+    mats = [{"depot": d.id, "depot_name": d.name, "sku": it["sku"], "name": it["name"], "count": c,
+             "unit": it.get("unit", "")} for d, _, it, c in taken]
+    sent = [{"id": t["id"], "name": t.get("name", t["id"]), "eta_s": t.get("eta_s"), "at": now,
+             "route": t.get("route") or []} for t in teams]
+    props = {"dispatches": list(inc.properties.get("dispatches", [])) + sent,
+             "materials": list(inc.properties.get("materials", [])) + mats}
+    parts = [f"{t['name']}(预计 {t['eta_s'] / 60:.0f} 分钟)" if t.get("eta_s") else t["name"] for t in sent]
+    parts += [f"{m['name']} {m['count']}{m['unit']}" for m in mats]
+    return _advance(store, inc, "dispatch" if STATES.index(inc.state) <= STATES.index("dispatch") else inc.state,
+                    actor, "调度: " + "、".join(parts),
+                    {"teams": [{k: v for k, v in t.items() if k != "route"} for t in sent], "materials": mats}, props)
+
+
+def arrive(store: Store, incident_id: int, team_id: str, actor: str | None = None) -> Incident:
+    """A team reached the scene (recorded by the tracker, or by a person): the incident is being handled."""
+    inc = get(store, incident_id)
+    with store.session() as db:
+        ent = db.get(Entity, team_id)
+        if ent is None:
+            raise IncidentError(f"no team {team_id!r}")
+        if ent.properties.get("incident_id") != incident_id:
+            raise IncidentError(f"{ent.name} was not dispatched to incident #{incident_id}")
+        ent.properties = {**ent.properties, "status": "on_scene", "arrived_at": time.time()}
+        db.add(ent)
+        db.commit()
+        name = ent.name
+    arrivals = list(inc.properties.get("arrivals", [])) + [{"id": team_id, "name": name, "at": time.time()}]
+    to = "handling" if STATES.index(inc.state) <= STATES.index("handling") else inc.state
+    return _advance(store, inc, to, actor or f"team:{team_id}", f"到场: {name}", {"team": team_id},
+                    {"arrivals": arrivals})
+
+
+def message(store: Store, incident_id: int, actor: str, text: str) -> IncidentEvent:
+    """A message on the timeline (a report from the scene, an instruction)."""
+    inc = get(store, incident_id)
+    if inc.state == "closed":
+        raise IncidentError(f"incident #{incident_id} is closed")
+    return record(store, incident_id, actor, "message", _text(text, "message", required=True))
+
+
+def handle(store: Store, incident_id: int, actor: str, text: str) -> Incident:
+    """处置: handling on scene (also set by the first arrival)."""
+    inc = get(store, incident_id)
+    return _advance(store, inc, "handling", actor, f"处置: {_text(text, 'handling note', required=True)}")
+
+
+def close(store: Store, incident_id: int, actor: str, summary: str) -> Incident:
+    """结案: the incident is over; teams are released (they return home) and linked alerts closed."""
+    inc = get(store, incident_id)
+    summary = _text(summary, "summary", required=True)
+    with store.session() as db:
+        for ent in db.scalars(select(Entity).where(Entity.kind.in_(("emergency_team", "micro_station",
+                                                                     "fire_rescue_station")))).all():
+            if ent.properties.get("incident_id") == incident_id:
+                ent.properties = {**ent.properties, "status": "returning", "returned_from": incident_id}
+                db.add(ent)
+        alerts = db.scalars(select(Alert).where(Alert.incident_id == incident_id, Alert.state != "closed")).all()
+        ids = [a.id for a in alerts]
+        db.commit()
+    for aid in ids:
+        store.set_alert_state(aid, "closed", actor)
+    return _advance(store, inc, "closed", actor, f"结案: {summary}", {"alerts_closed": ids}, {"summary": summary})
+
+
+def response_times(inc: Incident, events: Sequence[IncidentEvent]) -> dict[str, float | None]:
+    """Seconds intake → first dispatch → first arrival → closure (None for a step not reached)."""
+    t0 = inc.properties.get("reported_at") or inc.opened_at
+    first = {}
+    for ev in events:
+        first.setdefault(ev.kind, ev.ts)
+    arrival = first.get("handling") if any(e.kind == "handling" and e.data.get("team") for e in events) else None
+    arrival = min((e.ts for e in events if e.data.get("team")), default=arrival)
+    dispatch_ts = first.get("dispatch")
+    return {"intake_to_dispatch_s": (dispatch_ts - t0) if dispatch_ts else None,
+            "dispatch_to_arrival_s": (arrival - dispatch_ts) if arrival and dispatch_ts else None,
+            "intake_to_arrival_s": (arrival - t0) if arrival else None,
+            "intake_to_close_s": (inc.closed_at - t0) if inc.closed_at else None}
+
+
+def drill_alert(scenario: str, entity_id: str, title: str, severity: int, message: str,
+                kind: str) -> AlertDraft:
+    """The alert a drill raises: through the same alert path, marked as a drill."""
+    return AlertDraft(rule_id=f"command_center.drill.{scenario}", entity_id=entity_id, severity=severity,
+                      title=DRILL_PREFIX + title, message=message,
+                      details={"drill": True, "scenario": scenario, "incident_kind": kind})

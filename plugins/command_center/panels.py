@@ -1,0 +1,397 @@
+"""The command centre's panels: the one map, headline figures, resources, the 15-minute circle, and
+the incident view (card, timeline, soonest teams, incident map), warnings and incidents lists."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+import pydeck as pdk
+from dash import html
+
+from core.api import PanelContext
+from core.twin import Alert, Incident
+from core.wall import wall_state
+
+from . import incidents, publish
+from .circle import rapid_response_circle
+from .dispatching import candidates
+from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, STATES, point_of
+from .places import LAYERS, entities_of, road_network, stations, targets
+from .report import nearby_entities
+
+SEV_RGB = {1: [232, 54, 59], 2: [245, 133, 42], 3: [246, 211, 60], 4: [47, 140, 242]}
+LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}
+STATUS = {"standby": ("待命", "Standby", "#3cdc78"), "dispatched": ("出动", "En route", "#f6d33c"),
+          "on_scene": ("到场", "On scene", "#f5852a"), "returning": ("返回", "Returning", "#36c6ff")}
+_circle_cache: dict[tuple, Any] = {}
+
+
+def _name(ctx: PanelContext, e: Any) -> str:
+    return (e.name_en or e.name) if ctx.lang == "en" else e.name
+
+
+def _kpi(label: str, value: str, unit: str = "", cls: str = "", size: int = 40) -> html.Div:
+    return html.Div(className="tb-kpi", children=[
+        html.Div([html.Span(value, className="tb-kpi-value " + cls, style={"fontSize": f"{size}px"}),
+                  html.Span(unit, className="tb-kpi-unit")]),
+        html.Div(label, className="tb-kpi-label", style={"fontSize": "16px"})])
+
+
+def circle_result(ctx: PanelContext):
+    """The 15-minute circle over the current stations and targets (cached until they change)."""
+    net = road_network(ctx.settings.road_spacing_m)
+    sts, tgs = stations(ctx.store), targets(ctx.store)
+    key = (ctx.settings.circle_minutes, tuple(sts), tuple(tgs))
+    if key not in _circle_cache:
+        _circle_cache.clear()
+        _circle_cache[key] = rapid_response_circle(net, sts, tgs, ctx.settings.circle_minutes)
+    return _circle_cache[key]
+
+
+def current_incident(ctx: PanelContext) -> Incident | None:
+    """The incident a panel shows: its ``incident`` option, the wall's, else the newest open one."""
+    wanted = ctx.options.get("incident")
+    if wanted is None:
+        wanted = wall_state(ctx.store, ctx.settings.wall).get("incident_id")
+    if wanted is not None:
+        try:
+            return incidents.get(ctx.store, int(wanted))
+        except (incidents.IncidentError, ValueError):
+            return None
+    open_ = incidents.incidents(ctx.store, open_only=True, limit=1)
+    return open_[0] if open_ else None
+
+
+# -- routine view ----------------------------------------------------------------------------------
+def headline(ctx: PanelContext) -> Any:
+    """The district at a glance: open incidents, alerts, teams out, coverage, people sheltered."""
+    open_inc = incidents.incidents(ctx.store, open_only=True, limit=200)
+    alerts = ctx.store.alerts(limit=500)
+    worst = min((a.severity for a in alerts), default=None)
+    teams = entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
+    out = sum(1 for t in teams if t.properties.get("status", "standby") != "standby")
+    res = circle_result(ctx)
+    cov = res.shares.get("risk_points")
+    ctx.data_time = time.time()
+    return html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(3, 1fr)"}, children=[
+        _kpi(ctx.text("处置中事件", "Open incidents"), str(len(open_inc)), "",
+             "tb-sev-1" if any(not i.is_drill for i in open_inc) else ""),
+        _kpi(ctx.text("未结报警", "Open alarms"), str(len(alerts)), "", f"tb-sev-{worst}" if worst else ""),
+        _kpi(ctx.text("出动队伍", "Teams out"), f"{out}/{len(teams)}"),
+        _kpi(ctx.text("15分钟圈覆盖风险点", "Risk points in 15 min"), "–" if cov is None else f"{cov * 100:.0f}", "%",
+             "" if cov is None or cov >= 0.999 else "tb-sev-3"),
+        _kpi(ctx.text("应急救援力量(人)", "Rescuers"), str(sum(int(t.properties.get("size", 0) or 0) for t in teams))),
+        _kpi(ctx.text("今日发布预警", "Warnings today"),
+             str(sum(1 for p in publish.publications(ctx.store, 200)
+                     if p.published_at and time.time() - p.published_at < 86400))),
+    ])
+
+
+def _layer_points(ctx: PanelContext, key: str) -> list[dict[str, Any]]:
+    kinds, _, _, rgb = LAYERS[key]
+    out = []
+    for e in entities_of(ctx.store, kinds):
+        pt = point_of(e.geometry)
+        if pt is None:
+            continue
+        status = e.properties.get("status")
+        colour = rgb
+        if status in STATUS and status != "standby":
+            colour = [int(STATUS[status][2][i:i + 2], 16) for i in (1, 3, 5)]
+        out.append({"position": list(pt), "name": _name(ctx, e), "kind": key, "color": colour + [235],
+                    "info": _info(ctx, e)})
+    return out
+
+
+def _info(ctx: PanelContext, e: Any) -> str:
+    p = e.properties
+    bits = []
+    if p.get("size"):
+        bits.append(f"{p['size']}{ctx.text('人', ' people')}")
+    if p.get("status") in STATUS:
+        bits.append(STATUS[p["status"]][0 if ctx.lang == "zh" else 1])
+    if p.get("capacity"):
+        bits.append(f"{ctx.text('容量', 'capacity')} {p['capacity']}")
+    if p.get("grade"):
+        bits.append(str(p["grade"]))
+    return " · ".join(bits)
+
+
+def one_map(ctx: PanelContext) -> pdk.Deck:
+    """一张图: resources, rescue forces, shelters, cameras, what the domain plugins publish, incidents."""
+    wanted = ctx.options.get("layers") or list(LAYERS)
+    net = road_network(ctx.settings.road_spacing_m)
+    layers = [pdk.Layer("PathLayer", data=net.edge_paths("expressway") + net.edge_paths("arterial")
+                        + net.edge_paths("bridge"), id="roads", get_path="path", get_width=3, width_min_pixels=1,
+                        get_color=[70, 110, 160, 150])]
+    if ctx.options.get("circle", True):
+        res = circle_result(ctx)
+        layers.append(pdk.Layer("PolygonLayer", id="circle",
+                                data=[{"polygon": a.polygon, "name": a.station.name} for a in res.areas if a.polygon],
+                                get_polygon="polygon", get_fill_color=[47, 208, 138, 28], get_line_color=[47, 208, 138, 120],
+                                line_width_min_pixels=1, stroked=True, pickable=False))
+        layers.append(pdk.Layer("ScatterplotLayer", id="gaps", data=[
+            {"position": [g.target.lon, g.target.lat], "name": g.target.name} for g in res.gaps
+            if g.target.lon is not None], get_position="position", get_radius=260, radius_min_pixels=6, stroked=True,
+            filled=False, get_line_color=[232, 54, 59, 255], line_width_min_pixels=2, pickable=True))
+    points = [p for key in wanted if key in LAYERS for p in _layer_points(ctx, key)]
+    layers.append(pdk.Layer("ScatterplotLayer", id="resources", data=points, get_position="position",
+                            get_fill_color="color", get_radius=180, radius_min_pixels=5, radius_max_pixels=14,
+                            stroked=True, get_line_color=[7, 20, 43], line_width_min_pixels=1, pickable=True))
+    routes = [{"path": t.properties["route"], "name": t.name} for t in
+              entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
+              if t.properties.get("status") == "dispatched" and t.properties.get("route")]
+    layers.append(pdk.Layer("PathLayer", id="routes", data=routes, get_path="path", get_width=40, width_min_pixels=4,
+                            get_color=[60, 220, 120, 230], pickable=True))
+    layers.append(_incident_layer(ctx, incidents.incidents(ctx.store, open_only=True, limit=50)))
+    layers.append(pdk.Layer("TextLayer", id="labels", data=[p for p in points if p["kind"] in ("teams", "fire")],
+                            get_position="position", get_text="name", get_size=13, get_color=[230, 241, 255, 230],
+                            get_pixel_offset=[0, -16], character_set="auto",
+                            font_family='"Noto Sans SC Subset", sans-serif'))
+    site = next((s for s in ctx.store.sites() if s.id == "cc-jiaojiang"), None)
+    view = pdk.ViewState(longitude=site.lon if site else 121.45, latitude=site.lat if site else 28.67,
+                         zoom=float(ctx.options.get("zoom", 11.3)), pitch=40, bearing=0)
+    ctx.data_time = time.time()
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                    tooltip={"text": "{name}\n{info}"})
+
+
+def _incident_layer(ctx: PanelContext, incs: list[Incident]) -> pdk.Layer:
+    data = []
+    for i in incs:
+        pt = point_of(i.geometry)
+        if pt:
+            rgb = [246, 211, 60] if i.is_drill else SEV_RGB.get(i.severity, SEV_RGB[1])
+            data.append({"position": list(pt), "name": i.title, "info": STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1],
+                         "color": rgb + [255]})
+    return pdk.Layer("ScatterplotLayer", id="incidents", data=data, get_position="position", get_fill_color="color",
+                     get_radius=420, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
+                     line_width_min_pixels=3, pickable=True)
+
+
+def resources(ctx: PanelContext) -> Any:
+    """Rescue forces by status, stores with stock and expiry, shelters with occupancy."""
+    teams = entities_of(ctx.store, ("emergency_team", "fire_rescue_station"))
+    rows = []
+    for t in teams:
+        st = t.properties.get("status", "standby")
+        zh, en, colour = STATUS.get(st, STATUS["standby"])
+        rows.append(html.Tr([html.Td(_name(ctx, t)), html.Td(str(t.properties.get("size", "–"))),
+                             html.Td(ctx.text(zh, en), style={"color": colour})]))
+    today = date.fromtimestamp(time.time())
+    stock = []
+    latest = {(lv.entity_id, lv.metric): lv for lv in ctx.store.latest(
+        entity_ids=[d.id for d in entities_of(ctx.store, ("material_depot",))])}
+    for d in entities_of(ctx.store, ("material_depot",)):
+        for it in d.properties.get("items", []):
+            lv = latest.get((d.id, f"stock.{it['sku']}"))
+            count = int(lv.value) if lv else int(it.get("count", 0))
+            warn = ""
+            if it.get("expiry"):
+                days = (date.fromisoformat(str(it["expiry"])) - today).days
+                if days < 0:
+                    warn = ctx.text("已过期", "expired")
+                elif days <= 30:
+                    warn = ctx.text(f"{days}天后到期", f"expires in {days} d")
+            stock.append(html.Tr([html.Td(it["name"] if ctx.lang == "zh" else it.get("name_en", it["name"])),
+                                  html.Td(f"{count}{it.get('unit', '') if ctx.lang == 'zh' else ''}"),
+                                  html.Td(warn, className="tb-sev-2" if warn else "")]))
+    shelters = entities_of(ctx.store, ("emergency_shelter",))
+    occ = {lv.entity_id: lv.value for lv in ctx.store.latest(entity_ids=[s.id for s in shelters])
+           if lv.metric == "occupancy"}
+    cap = sum(int(s.properties.get("capacity", 0)) for s in shelters)
+    used = sum(occ.get(s.id, 0) for s in shelters)
+    scan = max((lv.ts for lv in latest.values()), default=None)
+    ctx.data_time = scan or time.time()
+    return html.Div(style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "12px", "fontSize": "17px"},
+                    children=[
+        html.Table(className="tb-table", children=[html.Thead(html.Tr([html.Th(ctx.text("救援力量", "Forces")),
+                                                                      html.Th(ctx.text("人数", "Size")),
+                                                                      html.Th(ctx.text("状态", "Status"))])),
+                                                   html.Tbody(rows)]),
+        html.Div([html.Table(className="tb-table", children=[
+            html.Thead(html.Tr([html.Th(ctx.text("物资(RFID盘点)", "Stock (RFID)")), html.Th(ctx.text("数量", "Count")),
+                                html.Th("")])), html.Tbody(stock[:9])]),
+            html.Div(f"{ctx.text('避难场所', 'Shelters')}: {int(used)}/{cap} {ctx.text('人', 'people')}",
+                     style={"marginTop": "8px", "color": "#9fb6cc"})]),
+    ])
+
+
+def circle_panel(ctx: PanelContext) -> Any:
+    """15分钟快速响应救援圈: shares covered, the gaps, stations that cannot use the road graph."""
+    res = circle_result(ctx)
+    ctx.data_time = time.time()
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v * 100:.0f}"
+    gaps = [html.Li(f"{g.target.name} · " + (ctx.text(f"{g.best_s / 60:.0f} 分钟", f"{g.best_s / 60:.0f} min")
+                                            if g.best_s else ctx.text("不可达", "unreachable")))
+            for g in res.gaps[:6]]
+    return html.Div([
+        html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(3, 1fr)"}, children=[
+            _kpi(ctx.text("风险点覆盖", "Risk points"), pct(res.shares.get("risk_points")), "%", size=34),
+            _kpi(ctx.text("企业覆盖", "Enterprises"), pct(res.shares.get("enterprises")), "%", size=34),
+            _kpi(ctx.text("人口覆盖", "People"), pct(res.shares.get("people")), "%", size=34)]),
+        html.Div(ctx.text(f"{int(res.minutes)} 分钟圈外 ({len(res.gaps)})", f"Outside {int(res.minutes)} min ({len(res.gaps)})"),
+                 style={"marginTop": "8px", "color": "#f5852a", "fontSize": "16px"}),
+        html.Ul(gaps or [html.Li(ctx.text("无", "none"))], style={"fontSize": "15px", "margin": "4px 0"}),
+        html.Div([html.Div("⚠ " + p, className="tb-error-detail") for p in res.problems[:3]]),
+    ])
+
+
+# -- incident view ---------------------------------------------------------------------------------
+def _drill_badge(ctx: PanelContext, inc: Incident) -> Any:
+    if not inc.is_drill:
+        return None
+    return html.Span(ctx.text("演练", "DRILL"), className="tb-drill-badge",
+                     style={"background": "#f6d33c", "color": "#07142b", "padding": "2px 10px", "fontWeight": 700,
+                            "marginRight": "10px", "borderRadius": "3px"})
+
+
+def incident_card(ctx: PanelContext) -> Any:
+    """The incident: type, place, level, where it is in the workflow, response times so far."""
+    inc = current_incident(ctx)
+    ctx.data_time = time.time()
+    if inc is None:
+        return html.Div(ctx.text("当前无处置中的事件", "No incident in progress"), className="tb-empty")
+    events = incidents.timeline(ctx.store, inc.id)
+    times = incidents.response_times(inc, events)
+    idx = STATES.index(inc.state)
+    steps = [html.Span(STATE_TEXT[s][0 if ctx.lang == "zh" else 1], style={
+        "padding": "4px 12px", "marginRight": "4px", "borderRadius": "3px", "fontSize": "17px",
+        "background": "#1f5fa8" if i < idx else ("#e8363b" if i == idx and s != "closed" else
+                                                 "#2fd08a" if i == idx else "#132a4d"),
+        "color": "#e6f1ff"}) for i, s in enumerate(STATES)]
+
+    def dur(v: float | None) -> str:
+        return "–" if v is None else f"{v / 60:.1f}"
+    return html.Div([
+        html.Div([_drill_badge(ctx, inc), html.Span(f"#{inc.id} {inc.title}", style={"fontSize": "24px",
+                                                                                     "fontWeight": 700})]),
+        html.Div(f"{KINDS[inc.kind][0 if ctx.lang == 'zh' else 1]} · "
+                 f"{LEVEL_ZH[inc.severity] if ctx.lang == 'zh' else 'Level ' + str(inc.severity)} · "
+                 f"{inc.properties.get('place') or ''} · {ctx.text('接报', 'reported')} "
+                 f"{time.strftime('%H:%M:%S', time.localtime(inc.properties.get('reported_at') or inc.opened_at))}",
+                 style={"color": "#9fb6cc", "fontSize": "17px", "margin": "6px 0 10px"}),
+        html.Div(steps, style={"marginBottom": "12px"}),
+        html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(3, 1fr)"}, children=[
+            _kpi(ctx.text("接报→调度", "Intake→dispatch"), dur(times["intake_to_dispatch_s"]), ctx.text("分", "min"), size=32),
+            _kpi(ctx.text("调度→到场", "Dispatch→arrival"), dur(times["dispatch_to_arrival_s"]), ctx.text("分", "min"), size=32),
+            _kpi(ctx.text("出动队伍", "Teams"), str(len(inc.properties.get("dispatches", []))), size=32)]),
+    ])
+
+
+def incident_timeline(ctx: PanelContext) -> Any:
+    """Who did what when: every step, message and state change, newest first."""
+    inc = current_incident(ctx)
+    ctx.data_time = time.time()
+    if inc is None:
+        return html.Div(ctx.text("无事件", "No incident"), className="tb-empty")
+    events = incidents.timeline(ctx.store, inc.id)[::-1][:int(ctx.options.get("limit", 14))]
+    return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
+        html.Li([html.Span(time.strftime("%H:%M:%S", time.localtime(e.ts)), className="tb-alert-time"),
+                 html.Span({**STATE_TEXT, **EVENT_TEXT}.get(e.kind, (e.kind, e.kind))[0 if ctx.lang == "zh" else 1],
+                           className="tb-alert-badge", style={"background": "#1f5fa8"}),
+                 html.Span(f"{e.actor}: {e.message}")]) for e in events])
+
+
+def soonest_teams(ctx: PanelContext) -> Any:
+    """For the incident: teams by arrival time over the road graph, and hazards / resources nearby."""
+    inc = current_incident(ctx)
+    ctx.data_time = time.time()
+    if inc is None:
+        return html.Div(ctx.text("无事件", "No incident"), className="tb-empty")
+    try:
+        cands = candidates(ctx.store, road_network(ctx.settings.road_spacing_m), inc)
+    except incidents.IncidentError as exc:
+        return html.Div("⚠ " + str(exc), className="tb-error-message")
+    rows = []
+    for c in cands[:int(ctx.options.get("limit", 7))]:
+        zh, en, colour = STATUS.get(c["status"], STATUS["standby"])
+        rows.append(html.Tr([html.Td(c["name"] if ctx.lang == "zh" else c["name_en"] or c["name"]),
+                             html.Td("–" if c["eta_s"] is None else f"{c['eta_s'] / 60:.1f}"),
+                             html.Td(ctx.text(zh, en), style={"color": colour})]))
+    pt = point_of(inc.geometry)
+    near = nearby_entities(ctx.store, pt[0], pt[1], ctx.settings.nearby_km,
+                           ("hazard_source", "sensitive_target", "emergency_shelter", "shelter", "medical_point",
+                            "material_depot", "village"))
+    return html.Div([
+        html.Table(className="tb-table", style={"fontSize": "17px"}, children=[
+            html.Thead(html.Tr([html.Th(ctx.text("最快到达队伍", "Soonest teams")), html.Th(ctx.text("分钟", "min")),
+                                html.Th(ctx.text("状态", "Status"))])), html.Tbody(rows)]),
+        html.Div(ctx.text(f"周边 {ctx.settings.nearby_km:g} 公里", f"Within {ctx.settings.nearby_km:g} km"),
+                 style={"margin": "10px 0 4px", "color": "#9fb6cc"}),
+        html.Div("、".join(_name(ctx, e) for e in near[:10]) or "–", style={"fontSize": "15px"}),
+    ])
+
+
+def incident_map(ctx: PanelContext) -> pdk.Deck:
+    """The map flown to the incident: hazards and resources within reach, team routes, the incident."""
+    inc = current_incident(ctx)
+    net = road_network(ctx.settings.road_spacing_m)
+    layers = []
+    view = pdk.ViewState(longitude=121.45, latitude=28.67, zoom=11.3, pitch=45)
+    if inc is not None:
+        pt = point_of(inc.geometry)
+        r = ctx.settings.nearby_km * 2.5
+        layers.append(pdk.Layer("PathLayer", id="roads", get_path="path", get_width=2, width_min_pixels=1,
+                                get_color=[70, 110, 160, 150], data=[
+                                    p for p in net.edge_paths()
+                                    if abs(p["path"][0][0] - pt[0]) < r / 97.8 and abs(p["path"][0][1] - pt[1]) < r / 110.5]))
+        view = pdk.ViewState(longitude=pt[0], latitude=pt[1], zoom=float(ctx.options.get("zoom", 13.2)), pitch=50,
+                             bearing=-10)
+        near = nearby_entities(ctx.store, pt[0], pt[1], ctx.settings.nearby_km * 1.5,
+                               tuple(k for key in LAYERS for k in LAYERS[key][0]) + ("sensitive_target", "village"))
+        layers.append(pdk.Layer("ScatterplotLayer", id="nearby", data=[
+            {"position": list(point_of(e.geometry)), "name": _name(ctx, e), "info": _info(ctx, e),
+             "color": next((LAYERS[k][3] for k in LAYERS if e.kind in LAYERS[k][0]), [230, 120, 255]) + [235]}
+            for e in near], get_position="position", get_fill_color="color", get_radius=90, radius_min_pixels=6,
+            stroked=True, get_line_color=[7, 20, 43], pickable=True))
+        layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
+                                get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
+                                stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))
+        teams = [t for t in entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
+                 if t.properties.get("incident_id") == inc.id]
+        layers.append(pdk.Layer("PathLayer", id="routes", data=[
+            {"path": t.properties["route"], "name": t.name} for t in teams if t.properties.get("route")],
+            get_path="path", get_width=30, width_min_pixels=4, get_color=[60, 220, 120, 230]))
+        layers.append(pdk.Layer("ScatterplotLayer", id="teams", data=[
+            {"position": list(point_of(t.geometry)), "name": t.name,
+             "info": STATUS.get(t.properties.get("status"), STATUS["standby"])[0]} for t in teams],
+            get_position="position", get_fill_color=[60, 220, 120, 255], get_radius=120, radius_min_pixels=8,
+            stroked=True, get_line_color=[255, 255, 255], pickable=True))
+        layers.append(_incident_layer(ctx, [inc]))
+    ctx.data_time = time.time()
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip={"text": "{name}\n{info}"})
+
+
+def warnings_panel(ctx: PanelContext) -> Any:
+    """Warning publications: level, title, state, recipients, channel results."""
+    pubs = publish.publications(ctx.store, int(ctx.options.get("limit", 6)))
+    ctx.data_time = time.time()
+    if not pubs:
+        return html.Div(ctx.text("暂无预警发布", "No warnings published"), className="tb-empty")
+    state = {"draft": ("草稿", "Draft"), "reviewed": ("已审核", "Reviewed"), "published": ("已发布", "Published"),
+             "cancelled": ("已撤销", "Cancelled")}
+    return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
+        html.Li([html.Span(publish.LEVELS[p.level][0 if ctx.lang == "zh" else 1], className="tb-alert-badge",
+                           style={"background": "rgb({},{},{})".format(*publish.LEVEL_RGB[p.level]),
+                                  "color": "#07142b"}),
+                 html.Span(f"#{p.id} {p.title} · {state[p.state][0 if ctx.lang == 'zh' else 1]} · "
+                           f"{len(p.recipients)}{ctx.text('个对象', ' recipients')}")]) for p in pubs])
+
+
+def incidents_list(ctx: PanelContext) -> Any:
+    """Incidents, open first then recently closed, with their step."""
+    incs = incidents.incidents(ctx.store, limit=int(ctx.options.get("limit", 6)))
+    ctx.data_time = time.time()
+    if not incs:
+        return html.Div(ctx.text("暂无事件", "No incidents"), className="tb-empty")
+    with ctx.store.session() as db:
+        linked = {a.incident_id for a in db.query(Alert).filter(Alert.incident_id.isnot(None)).all()}
+    return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
+        html.Li([html.Span(STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1], className="tb-alert-badge",
+                           style={"background": "#2fd08a" if i.state == "closed" else "#e8363b"}),
+                 html.Span(f"#{i.id} {i.title}" + (" ⚑" if i.id in linked else ""))]) for i in incs])

@@ -1,0 +1,75 @@
+"""What the one map knows, read from the host's store: stations, teams, targets, domain layers.
+
+The command centre never imports another plugin: it reads the entities every plugin loaded into
+the shared store, by kind (``hazard_source`` of chemical_park, ``sme_enterprise`` of
+enterprise_park, ``village``/``risk_point``/``shelter`` of flood_defence, ``camera`` of forest_fire).
+A kind no enabled plugin provides is simply an empty layer.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from core.api import Store
+from core.twin import Entity
+
+from .circle import Place
+from .incidents import point_of
+from .roads import RoadNetwork, demo_roads
+
+TEAM_KINDS = ("emergency_team", "micro_station", "fire_rescue_station")
+STATION_KINDS = ("micro_station", "fire_rescue_station", "emergency_team")
+TARGET_KINDS = ("risk_point", "hazard_source", "enterprise", "sme_enterprise", "village")
+#: Layers of the one map: key → (kinds, zh, en, RGB)
+LAYERS = {
+    "teams": (("emergency_team",), "救援队伍", "Rescue teams", [60, 220, 120]),
+    "micro": (("micro_station",), "微型救援站", "Micro stations", [120, 240, 170]),
+    "fire": (("fire_rescue_station", "fire_station"), "消防站", "Fire stations", [255, 80, 60]),
+    "depots": (("material_depot", "material_store"), "物资库", "Material stores", [192, 140, 255]),
+    "shelters": (("emergency_shelter", "shelter"), "避难场所", "Shelters", [47, 208, 138]),
+    "medical": (("medical_point", "medical_station"), "医疗点", "Medical points", [255, 255, 255]),
+    "cameras": (("key_camera", "camera"), "重点监控", "Key cameras", [76, 195, 255]),
+    "hazards": (("hazard_source",), "重大危险源", "Major hazard sources", [232, 54, 59]),
+    "parks": (("sme_park",), "小微企业园", "SME parks", [54, 198, 255]),
+    "stations": (("station",), "水文测站", "Hydrological stations", [54, 198, 255]),
+    "risk": (("risk_point",), "风险点", "Risk points", [245, 133, 42]),
+}
+
+
+def place(e: Entity) -> Place:
+    pt = point_of(e.geometry) or (None, None)
+    people = e.properties.get("population") or e.properties.get("staff") or 0
+    return Place(e.id, e.name, e.kind, pt[0], pt[1], int(people) if isinstance(people, (int, float)) else 0)
+
+
+def entities_of(store: Store, kinds: tuple[str, ...]) -> list[Entity]:
+    out: list[Entity] = []
+    for k in kinds:
+        out += store.entities(kind=k)
+    return out
+
+
+def stations(store: Store) -> list[Place]:
+    """Every place a rescue force leaves from: micro stations, fire stations, teams at their home base."""
+    out = []
+    for e in entities_of(store, STATION_KINDS):
+        home = point_of(e.properties.get("home")) if e.properties.get("home") else None
+        p = place(e)
+        out.append(Place(p.id, p.name, p.kind, *(home or (p.lon, p.lat))))
+    return out
+
+
+def targets(store: Store) -> list[Place]:
+    return [place(e) for e in entities_of(store, TARGET_KINDS)]
+
+
+@lru_cache(maxsize=4)
+def road_network(spacing_m: float = 380.0) -> RoadNetwork:
+    """The demo road network (made once per process)."""
+    return RoadNetwork(demo_roads(spacing_m=spacing_m))
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat0 = math.radians((a[1] + b[1]) / 2)
+    return math.hypot((a[0] - b[0]) * 111.32 * math.cos(lat0), (a[1] - b[1]) * 110.54)

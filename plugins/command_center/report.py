@@ -1,0 +1,310 @@
+"""The evaluation report (应急评估) of a closed incident: one HTML file and one PDF.
+
+Contents: the incident card (type, place, times, severity, drill mark), response times (intake →
+dispatch → arrival → closure), the teams and materials used, the warnings published, the full
+timeline ("who did what when") and a map (roads, the incident, the teams' routes, nearby
+resources) drawn with matplotlib. The HTML embeds the map as a PNG; the PDF is written with fpdf2
+in the screens' own font (Noto Sans SC, OFL), unpacked once from the bundled WOFF2 subset to a TTF
+under ``var/cache`` (GB 2312 coverage: a character outside it prints as a blank box and is listed
+in the log). A report for an incident still open is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from core.api import Store
+from core.twin import Entity, WarningPublication
+
+from . import incidents
+from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, point_of
+from .roads import RoadNetwork
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+FONT_WOFF2 = ROOT / "assets" / "fonts" / "NotoSansSC-Regular.subset.woff2"
+LEVEL = {1: "Ⅰ级(特别重大)", 2: "Ⅱ级(重大)", 3: "Ⅲ级(较大)", 4: "Ⅳ级(一般)"}
+
+
+class ReportError(ValueError):
+    """The report cannot be made (incident open or unknown)."""
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
+
+
+def _fmt_dur(s: float | None) -> str:
+    if s is None:
+        return "—"
+    s = int(round(s))
+    return f"{s // 60} 分 {s % 60:02d} 秒" if s >= 60 else f"{s} 秒"
+
+
+def collect(store: Store, incident_id: int) -> dict[str, Any]:
+    """Everything the report shows, as plain data (also what tests check)."""
+    inc = incidents.get(store, incident_id)
+    if inc.state != "closed":
+        raise ReportError(f"incident #{incident_id} is still open (state: {inc.state} "
+                          f"{STATE_TEXT[inc.state][0]}); close it before producing its evaluation report")
+    events = incidents.timeline(store, incident_id)
+    with store.session() as db:
+        pubs = list(db.scalars(select(WarningPublication).where(WarningPublication.incident_id == incident_id)).all())
+    return {"incident": inc, "events": events, "times": incidents.response_times(inc, events),
+            "teams": inc.properties.get("dispatches", []), "arrivals": inc.properties.get("arrivals", []),
+            "materials": inc.properties.get("materials", []), "publications": pubs,
+            "actors": sorted({e.actor for e in events})}
+
+
+def draw_map(store: Store, data: dict[str, Any], net: RoadNetwork | None, radius_km: float = 4.0) -> bytes:
+    """A PNG map around the incident: roads, team routes, nearby resources, the incident."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    inc = data["incident"]
+    x0, y0 = point_of(inc.geometry) or (121.45, 28.67)
+    dx, dy = radius_km / 97.8, radius_km / 110.5
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
+    fig.patch.set_facecolor("#07142b")
+    ax.set_facecolor("#0b1d3a")
+    if net is not None:
+        segs = [p["path"] for p in net.edge_paths()
+                if abs(p["path"][0][0] - x0) < dx * 1.2 and abs(p["path"][0][1] - y0) < dy * 1.2]
+        ax.add_collection(LineCollection(segs, colors="#3b5b85", linewidths=0.6))
+    for t in data["teams"]:
+        if t.get("route"):
+            xs, ys = zip(*t["route"])
+            ax.plot(xs, ys, color="#3cdc78", linewidth=2.2)
+            ax.plot(xs[0], ys[0], "o", color="#3cdc78", markersize=6)
+    kinds = {"emergency_shelter": ("^", "#2fd08a"), "medical_point": ("P", "#ffffff"),
+             "material_depot": ("s", "#c08cff"), "hazard_source": ("D", "#e8363b"),
+             "fire_rescue_station": ("h", "#ff503c"), "micro_station": ("o", "#78f0aa")}
+    for kind, (marker, colour) in kinds.items():
+        pts = [point_of(e.geometry) for e in store.entities(kind=kind)]
+        pts = [p for p in pts if p and abs(p[0] - x0) < dx and abs(p[1] - y0) < dy]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, c=colour, s=40, zorder=3,
+                       edgecolors="#07142b", linewidths=0.5, label=kind)
+    ax.plot([x0], [y0], marker="*", color="#e8363b", markersize=22, markeredgecolor="white", zorder=5)
+    ax.set_xlim(x0 - dx, x0 + dx)
+    ax.set_ylim(y0 - dy, y0 + dy)
+    ax.set_aspect(1 / 0.877)
+    ax.tick_params(colors="#9fb6cc", labelsize=7)
+    for s in ax.spines.values():
+        s.set_color("#3b5b85")
+    ax.legend(loc="lower right", fontsize=7, facecolor="#07142b", labelcolor="#e6f1ff", framealpha=0.8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", facecolor=fig.get_facecolor())
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def render_html(data: dict[str, Any], map_png: bytes) -> str:
+    """The report as one self-contained HTML page (map embedded; no external resources)."""
+    inc, t = data["incident"], data["times"]
+    e = html.escape
+    drill = inc.is_drill
+    rows = "".join(f"<tr><td>{_fmt_time(ev.ts)}</td><td>{e(ev.actor)}</td><td>{e({**STATE_TEXT, **EVENT_TEXT}.get(ev.kind, (ev.kind,))[0])}</td>"
+                   f"<td>{e(ev.message)}</td></tr>" for ev in data["events"])
+    teams = "".join(f"<tr><td>{e(tm['name'])}</td><td>{_fmt_time(tm.get('at'))}</td><td>{_fmt_dur(tm.get('eta_s'))}</td>"
+                    f"<td>{_fmt_time(next((a['at'] for a in data['arrivals'] if a['id'] == tm['id']), None))}</td></tr>"
+                    for tm in data["teams"]) or "<tr><td colspan=4>—</td></tr>"
+    mats = "".join(f"<tr><td>{e(m['depot_name'])}</td><td>{e(m['name'])}</td><td>{m['count']} {e(m.get('unit', ''))}</td></tr>"
+                   for m in data["materials"]) or "<tr><td colspan=3>—</td></tr>"
+    pubs = "".join(f"<tr><td>#{p.id}</td><td>{e(p.level)}</td><td>{e(p.title)}</td><td>{len(p.recipients)}</td>"
+                   f"<td>{_fmt_time(p.published_at)}</td></tr>" for p in data["publications"]) or "<tr><td colspan=5>—</td></tr>"
+    mark = '<div class="drill">演练 DRILL — 本报告为模拟演练评估, 非真实事件</div>' if drill else ""
+    img = base64.b64encode(map_png).decode()
+    p = inc.properties
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>应急评估报告 #{inc.id}</title>
+<style>
+body {{ font-family: "Noto Sans SC Subset", "Noto Sans SC", sans-serif; margin: 32px; color: #10223f; }}
+h1 {{ font-size: 26px; margin: 0 0 4px; }} h2 {{ font-size: 18px; border-bottom: 2px solid #1f5fa8; padding-bottom: 4px; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 13px; }} td, th {{ border: 1px solid #c6d3e3; padding: 4px 8px; text-align: left; }}
+th {{ background: #e9f0f8; }} .kv td:first-child {{ width: 180px; color: #4a6282; }}
+.drill {{ background: #f6d33c; color: #10223f; font-weight: 700; padding: 8px 12px; margin: 8px 0; font-size: 18px; }}
+.figs {{ display: flex; gap: 16px; }} .fig {{ border: 1px solid #c6d3e3; padding: 8px 14px; }} .fig b {{ font-size: 22px; display: block; }}
+</style></head><body>
+{mark}
+<h1>应急评估报告 · 事件 #{inc.id}</h1>
+<div>{e(inc.title)}</div>
+<h2>事件概况</h2>
+<table class="kv">
+<tr><td>事件类型</td><td>{e(KINDS.get(inc.kind, (inc.kind,))[0])}</td></tr>
+<tr><td>事件等级</td><td>{LEVEL.get(inc.severity, inc.severity)}</td></tr>
+<tr><td>地点</td><td>{e(p.get('place') or '')} ({point_of(inc.geometry)[0]:.5f}, {point_of(inc.geometry)[1]:.5f})</td></tr>
+<tr><td>接报时间</td><td>{_fmt_time(p.get('reported_at') or inc.opened_at)}</td></tr>
+<tr><td>报告人</td><td>{e(p.get('reporter') or '—')}</td></tr>
+<tr><td>结案时间</td><td>{_fmt_time(inc.closed_at)}</td></tr>
+<tr><td>研判</td><td>{e(p.get('assessment') or '—')}</td></tr>
+<tr><td>结案摘要</td><td>{e(p.get('summary') or '—')}</td></tr>
+<tr><td>参与人员</td><td>{e('、'.join(data['actors']))}</td></tr>
+</table>
+<h2>响应时效</h2>
+<div class="figs">
+<div class="fig">接报 → 调度<b>{_fmt_dur(t['intake_to_dispatch_s'])}</b></div>
+<div class="fig">调度 → 到场<b>{_fmt_dur(t['dispatch_to_arrival_s'])}</b></div>
+<div class="fig">接报 → 到场<b>{_fmt_dur(t['intake_to_arrival_s'])}</b></div>
+<div class="fig">接报 → 结案<b>{_fmt_dur(t['intake_to_close_s'])}</b></div>
+</div>
+<h2>调度队伍</h2>
+<table><tr><th>队伍</th><th>出动时间</th><th>预计到场用时</th><th>到场时间</th></tr>{teams}</table>
+<h2>调用物资</h2>
+<table><tr><th>物资库</th><th>物资</th><th>数量</th></tr>{mats}</table>
+<h2>预警发布</h2>
+<table><tr><th>编号</th><th>等级</th><th>标题</th><th>接收对象数</th><th>发布时间</th></tr>{pubs}</table>
+<h2>处置地图</h2>
+<img alt="map" style="max-width: 100%" src="data:image/png;base64,{img}">
+<h2>事件时间线 (谁在何时做了什么)</h2>
+<table><tr><th>时间</th><th>操作人</th><th>环节</th><th>内容</th></tr>{rows}</table>
+<p style="color:#4a6282;font-size:12px">twinboard command_center 自动生成于 {_fmt_time(time.time())}</p>
+</body></html>"""
+
+
+def _font_path(cache: Path) -> Path:
+    """A TTF of the bundled Noto Sans SC subset (fpdf2 needs TrueType, the screens ship WOFF2)."""
+    ttf = cache / "NotoSansSC-Regular.subset.ttf"
+    if not ttf.exists() or ttf.stat().st_mtime < FONT_WOFF2.stat().st_mtime:
+        from fontTools.ttLib import TTFont
+        cache.mkdir(parents=True, exist_ok=True)
+        font = TTFont(str(FONT_WOFF2))
+        font.flavor = None
+        tmp = ttf.with_suffix(".tmp")
+        font.save(str(tmp))
+        tmp.replace(ttf)
+    return ttf
+
+
+def render_pdf(data: dict[str, Any], map_png: bytes, cache: Path) -> bytes:
+    """The same report as a PDF (A4)."""
+    from fpdf import FPDF
+
+    inc, t = data["incident"], data["times"]
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.add_font("NotoSC", "", str(_font_path(cache)))
+    pdf.add_page()
+    pdf.set_font("NotoSC", size=9)
+    if inc.is_drill:
+        pdf.set_fill_color(246, 211, 60)
+        pdf.set_font_size(13)
+        pdf.cell(0, 9, "演练 DRILL — 本报告为模拟演练评估, 非真实事件", fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font_size(17)
+    pdf.cell(0, 11, f"应急评估报告 · 事件 #{inc.id}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font_size(10)
+    pdf.multi_cell(0, 6, inc.title, new_x="LMARGIN", new_y="NEXT")
+    p = inc.properties
+    pt = point_of(inc.geometry) or (0.0, 0.0)
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font_size(12)
+        pdf.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font_size(9)
+
+    heading("事件概况")
+    with pdf.table(col_widths=(35, 145), first_row_as_headings=False) as table:
+        for k, v in (("事件类型", KINDS.get(inc.kind, (inc.kind,))[0]), ("事件等级", LEVEL.get(inc.severity, str(inc.severity))),
+                     ("地点", f"{p.get('place') or ''} ({pt[0]:.5f}, {pt[1]:.5f})"),
+                     ("接报时间", _fmt_time(p.get("reported_at") or inc.opened_at)), ("报告人", p.get("reporter") or "—"),
+                     ("结案时间", _fmt_time(inc.closed_at)), ("研判", p.get("assessment") or "—"),
+                     ("结案摘要", p.get("summary") or "—"), ("参与人员", "、".join(data["actors"]))):
+            row = table.row()
+            row.cell(k)
+            row.cell(str(v))
+    heading("响应时效")
+    with pdf.table(col_widths=(45, 45, 45, 45)) as table:
+        row = table.row()
+        for h in ("接报 → 调度", "调度 → 到场", "接报 → 到场", "接报 → 结案"):
+            row.cell(h)
+        row = table.row()
+        for k in ("intake_to_dispatch_s", "dispatch_to_arrival_s", "intake_to_arrival_s", "intake_to_close_s"):
+            row.cell(_fmt_dur(t[k]))
+    heading("调度队伍与物资")
+    with pdf.table(col_widths=(70, 40, 30, 40)) as table:
+        row = table.row()
+        for h in ("队伍 / 物资", "出动时间", "预计用时 / 数量", "到场时间"):
+            row.cell(h)
+        for tm in data["teams"]:
+            row = table.row()
+            row.cell(tm["name"])
+            row.cell(_fmt_time(tm.get("at")))
+            row.cell(_fmt_dur(tm.get("eta_s")))
+            row.cell(_fmt_time(next((a["at"] for a in data["arrivals"] if a["id"] == tm["id"]), None)))
+        for m in data["materials"]:
+            row = table.row()
+            row.cell(f"{m['depot_name']} · {m['name']}")
+            row.cell("")
+            row.cell(f"{m['count']} {m.get('unit', '')}")
+            row.cell("")
+    if data["publications"]:
+        heading("预警发布")
+        with pdf.table(col_widths=(15, 20, 95, 20, 30)) as table:
+            row = table.row()
+            for h in ("编号", "等级", "标题", "对象数", "发布时间"):
+                row.cell(h)
+            for pub in data["publications"]:
+                row = table.row()
+                for v in (f"#{pub.id}", pub.level, pub.title, str(len(pub.recipients)), _fmt_time(pub.published_at)):
+                    row.cell(v)
+    heading("处置地图")
+    pdf.image(io.BytesIO(map_png), w=150)
+    heading("事件时间线 (谁在何时做了什么)")
+    with pdf.table(col_widths=(34, 30, 16, 100)) as table:
+        row = table.row()
+        for h in ("时间", "操作人", "环节", "内容"):
+            row.cell(h)
+        for ev in data["events"]:
+            row = table.row()
+            row.cell(_fmt_time(ev.ts))
+            row.cell(ev.actor)
+            row.cell({**STATE_TEXT, **EVENT_TEXT}.get(ev.kind, (ev.kind,))[0])
+            row.cell(ev.message)
+    return bytes(pdf.output())
+
+
+def write_report(store: Store, incident_id: int, net: RoadNetwork | None, out_dir: Path,
+                 actor: str = "system") -> dict[str, Path]:
+    """Write ``incident-<id>.html`` and ``.pdf`` under ``out_dir``; recorded on the timeline and audited."""
+    data = collect(store, incident_id)
+    png = draw_map(store, data, net)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"incident-{incident_id}.html"
+    pdf_path = out_dir / f"incident-{incident_id}.pdf"
+    html_path.write_text(render_html(data, png), encoding="utf-8")
+    pdf_path.write_bytes(render_pdf(data, png, out_dir.parent / "cache"))
+    with store.session() as db:
+        from core.twin import Incident
+        row = db.get(Incident, incident_id)
+        row.properties = {**row.properties, "report": {"html": str(html_path), "pdf": str(pdf_path),
+                                                       "at": time.time()}}
+        db.add(row)
+        db.commit()
+    incidents.record(store, incident_id, actor, "report", "应急评估报告已生成",
+                     {"html": str(html_path), "pdf": str(pdf_path)})
+    return {"html": html_path, "pdf": pdf_path}
+
+
+def nearby_entities(store: Store, lon: float, lat: float, radius_km: float, kinds: tuple[str, ...]) -> list[Entity]:
+    """Entities of ``kinds`` within ``radius_km`` of a point (closest first)."""
+    from .places import distance_km
+    out = []
+    for k in kinds:
+        for e in store.entities(kind=k):
+            pt = point_of(e.geometry)
+            if pt is not None:
+                d = distance_km((lon, lat), pt)
+                if d <= radius_km:
+                    out.append((d, e))
+    return [e for _, e in sorted(out, key=lambda x: x[0])]

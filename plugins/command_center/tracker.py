@@ -1,0 +1,86 @@
+"""The team tracker: dispatched teams move along their road route, arrivals are recorded on the
+incident's timeline; teams released at closure drive home; RFID scans report each store's stock.
+
+In production the positions come from the teams' GPS terminals; in the demo they follow the route
+computed at dispatch, ``speedup`` times faster than the road speeds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable
+
+from core.api import Reading, SourceContext
+from core.twin import Entity
+
+from . import incidents
+from .places import TEAM_KINDS, entities_of
+from .settings import CommandSettings
+
+
+def position_on(route: list[list[float]], cum: list[float], t: float) -> list[float]:
+    """Where a team is ``t`` seconds after leaving along ``route`` (cumulative seconds ``cum``)."""
+    if not route:
+        raise ValueError("empty route")
+    if t <= 0 or len(route) == 1:
+        return list(route[0])
+    if t >= cum[-1]:
+        return list(route[-1])
+    i = bisect.bisect_right(cum, t) - 1
+    span = cum[i + 1] - cum[i]
+    f = 0.0 if span <= 0 else (t - cum[i]) / span
+    a, b = route[i], route[i + 1]
+    return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f]
+
+
+class TeamTracker:
+    def __init__(self, settings: CommandSettings) -> None:
+        self.s = settings
+        self.last_scan = 0.0
+
+    def poll(self, ctx: SourceContext) -> Iterable[Reading]:
+        now = time.time()
+        out: list[Reading] = []
+        arrivals: list[tuple[int, str]] = []
+        counts = {"standby": 0, "dispatched": 0, "on_scene": 0, "returning": 0}
+        with ctx.store.session() as db:
+            for kind in TEAM_KINDS:
+                for ent in db.query(Entity).filter(Entity.kind == kind).all():
+                    p = dict(ent.properties)
+                    status = p.get("status", "standby")
+                    elapsed = (now - float(p.get("departed_at") or now)) * self.s.speedup
+                    if status == "dispatched" and p.get("route"):
+                        pos = position_on(p["route"], p.get("cum") or [0.0] * len(p["route"]), elapsed)
+                        ent.geometry = {"type": "Point", "coordinates": pos}
+                        if elapsed >= (p.get("cum") or [0.0])[-1] and p.get("incident_id") is not None:
+                            arrivals.append((int(p["incident_id"]), ent.id))
+                        db.add(ent)
+                    elif status == "returning":
+                        home = p.get("home") or ent.geometry
+                        back = float(p.get("returning_since") or now)
+                        if "returning_since" not in p:
+                            p["returning_since"] = now
+                        if (now - back) * self.s.speedup >= float(p.get("eta_s") or 0):
+                            ent.geometry = home
+                            for k in ("incident_id", "route", "cum", "departed_at", "eta_s", "arrived_at",
+                                      "returning_since", "returned_from"):
+                                p.pop(k, None)
+                            p["status"] = "standby"
+                        ent.properties = p
+                        db.add(ent)
+                    counts[p.get("status", "standby") if p.get("status") in counts else "standby"] += 1
+            db.commit()
+        for incident_id, team in arrivals:
+            try:
+                incidents.arrive(ctx.store, incident_id, team)
+            except incidents.IncidentError:
+                pass  # already recorded by a person, or the incident was closed meanwhile
+        out += [Reading("cc.district", f"teams_{k}", now, float(v)) for k, v in counts.items()]
+        if now - self.last_scan >= self.s.rfid_scan_s:
+            self.last_scan = now
+            for depot in entities_of(ctx.store, ("material_depot",)):
+                for item in depot.properties.get("items", []):
+                    out.append(Reading(depot.id, f"stock.{item['sku']}", now, float(item.get("count", 0)),
+                                       str(item.get("unit", ""))))
+        return out
