@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pydeck as pdk
+from sqlmodel import select
 from dash import html
 
 from core.api import PanelContext
@@ -390,7 +391,7 @@ def incidents_list(ctx: PanelContext) -> Any:
     if not incs:
         return html.Div(ctx.text("暂无事件", "No incidents"), className="tb-empty")
     with ctx.store.session() as db:
-        linked = {a.incident_id for a in db.query(Alert).filter(Alert.incident_id.isnot(None)).all()}
+        linked = set(db.scalars(select(Alert.incident_id).where(Alert.incident_id.isnot(None))).all())
     return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
         html.Li([html.Span(STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1], className="tb-alert-badge",
                            style={"background": "#2fd08a" if i.state == "closed" else "#e8363b"}),

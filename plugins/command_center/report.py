@@ -30,7 +30,8 @@ from .roads import RoadNetwork
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
-FONT_WOFF2 = ROOT / "assets" / "fonts" / "NotoSansSC-Regular.subset.woff2"
+FONTS = {"": ROOT / "assets" / "fonts" / "NotoSansSC-Regular.subset.woff2",
+         "B": ROOT / "assets" / "fonts" / "NotoSansSC-Bold.subset.woff2"}
 LEVEL = {1: "Ⅰ级(特别重大)", 2: "Ⅱ级(重大)", 3: "Ⅲ级(较大)", 4: "Ⅳ级(一般)"}
 
 
@@ -172,13 +173,14 @@ th {{ background: #e9f0f8; }} .kv td:first-child {{ width: 180px; color: #4a6282
 </body></html>"""
 
 
-def _font_path(cache: Path) -> Path:
+def _font_path(cache: Path, style: str = "") -> Path:
     """A TTF of the bundled Noto Sans SC subset (fpdf2 needs TrueType, the screens ship WOFF2)."""
-    ttf = cache / "NotoSansSC-Regular.subset.ttf"
-    if not ttf.exists() or ttf.stat().st_mtime < FONT_WOFF2.stat().st_mtime:
+    woff2 = FONTS[style]
+    ttf = cache / woff2.name.replace(".woff2", ".ttf")
+    if not ttf.exists() or ttf.stat().st_mtime < woff2.stat().st_mtime:
         from fontTools.ttLib import TTFont
         cache.mkdir(parents=True, exist_ok=True)
-        font = TTFont(str(FONT_WOFF2))
+        font = TTFont(str(woff2))
         font.flavor = None
         tmp = ttf.with_suffix(".tmp")
         font.save(str(tmp))
@@ -194,6 +196,7 @@ def render_pdf(data: dict[str, Any], map_png: bytes, cache: Path) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=14)
     pdf.add_font("NotoSC", "", str(_font_path(cache)))
+    pdf.add_font("NotoSC", "B", str(_font_path(cache, "B")))
     pdf.add_page()
     pdf.set_font("NotoSC", size=9)
     if inc.is_drill:

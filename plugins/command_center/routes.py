@@ -42,11 +42,14 @@ def _actor() -> str:
 
 
 def _is_form() -> bool:
-    return not flask.request.is_json
+    """A console form post (answered with a redirect); anything else is the JSON API."""
+    return flask.request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _body() -> dict[str, Any]:
-    if flask.request.is_json:
+    if not _is_form():
+        if not flask.request.get_data():
+            return {}
         body = flask.request.get_json(silent=True)
         if not isinstance(body, dict):
             flask.abort(flask.make_response(flask.jsonify({"error": "expected a JSON object"}), 400))

@@ -12,11 +12,15 @@ import time
 from collections.abc import Iterable
 
 from core.api import Reading, SourceContext
+from sqlmodel import select
+
 from core.twin import Entity
 
 from . import incidents
 from .places import TEAM_KINDS, entities_of
 from .settings import CommandSettings
+
+EVACUATING = ("typhoon", "flood", "chemical_leak")
 
 
 def position_on(route: list[list[float]], cum: list[float], t: float) -> list[float]:
@@ -38,6 +42,7 @@ class TeamTracker:
     def __init__(self, settings: CommandSettings) -> None:
         self.s = settings
         self.last_scan = 0.0
+        self.occupancy: dict[str, float] = {}
 
     def poll(self, ctx: SourceContext) -> Iterable[Reading]:
         now = time.time()
@@ -46,7 +51,7 @@ class TeamTracker:
         counts = {"standby": 0, "dispatched": 0, "on_scene": 0, "returning": 0}
         with ctx.store.session() as db:
             for kind in TEAM_KINDS:
-                for ent in db.query(Entity).filter(Entity.kind == kind).all():
+                for ent in db.scalars(select(Entity).where(Entity.kind == kind)).all():
                     p = dict(ent.properties)
                     status = p.get("status", "standby")
                     elapsed = (now - float(p.get("departed_at") or now)) * self.s.speedup
@@ -69,14 +74,24 @@ class TeamTracker:
                             p["status"] = "standby"
                         ent.properties = p
                         db.add(ent)
-                    counts[p.get("status", "standby") if p.get("status") in counts else "standby"] += 1
             db.commit()
         for incident_id, team in arrivals:
             try:
                 incidents.arrive(ctx.store, incident_id, team)
             except incidents.IncidentError:
                 pass  # already recorded by a person, or the incident was closed meanwhile
+        for ent in entities_of(ctx.store, TEAM_KINDS):
+            st = ent.properties.get("status", "standby")
+            counts[st if st in counts else "standby"] += 1
         out += [Reading("cc.district", f"teams_{k}", now, float(v)) for k, v in counts.items()]
+        # Shelters fill while an evacuation-type incident is open (demo; in production: gate counters).
+        evacuating = any(i.kind in EVACUATING for i in incidents.incidents(ctx.store, open_only=True, limit=50))
+        for sh in entities_of(ctx.store, ("emergency_shelter",)):
+            cap = float(sh.properties.get("capacity", 0) or 0)
+            cur = self.occupancy.get(sh.id, 0.0)
+            cur += ((0.3 * cap if evacuating else 0.0) - cur) * min(1.0, 0.02 * self.s.speedup * self.s.interval_s / 2)
+            self.occupancy[sh.id] = cur
+            out.append(Reading(sh.id, "occupancy", now, float(round(cur)), "人"))
         if now - self.last_scan >= self.s.rfid_scan_s:
             self.last_scan = now
             for depot in entities_of(ctx.store, ("material_depot",)):

@@ -1,0 +1,396 @@
+"""command_center: road graph and 15-minute circle, incidents intake→closure, alerts→incident→wall,
+warning publication, evaluation report, drills, the tracker, and the routes' roles and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import types
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from core.api import AlertDraft, ConfigError, Severity
+from core.plugin_manager import import_plugin_submodule
+from core.testing import render_panel
+from core.twin import Alert, Incident
+from core.users import Users
+from core.wall import set_wall_mode, wall_state
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = ROOT / "plugins" / "command_center"
+
+
+def _cc(module: str) -> types.ModuleType:
+    return import_plugin_submodule(PLUGIN_DIR, module)
+
+
+roads, circle, incidents, publish, report, drills, tracker = (
+    _cc(m) for m in ("roads", "circle", "incidents", "publish", "report", "drills", "tracker"))
+
+
+# -- road graph and the circle ---------------------------------------------------------------------
+def line_graph(n: int = 6, seconds: float = 120.0) -> nx.Graph:
+    """Nodes 0..n-1 on a line 0.01° of longitude apart, each edge ``seconds`` long."""
+    g = nx.Graph()
+    for i in range(n):
+        g.add_node(i, lon=121.40 + 0.01 * i, lat=28.65)
+    for i in range(n - 1):
+        g.add_edge(i, i + 1, time_s=seconds, length_m=1000.0, speed_kmh=30.0, road="local")
+    return g
+
+
+def test_demo_roads_are_deterministic_and_cross_the_river_only_on_bridges() -> None:
+    a, b = roads.demo_roads(), roads.demo_roads()
+    assert sorted(a.edges) == sorted(b.edges) and a.number_of_edges() > 3000
+    crossing = [d["road"] for u, v, d in a.edges(data=True)
+                if (a.nodes[u]["lat"] - roads.RIVER_LAT) * (a.nodes[v]["lat"] - roads.RIVER_LAT) < 0]
+    assert crossing and set(crossing) == {"bridge"}
+
+
+def test_circle_on_a_hand_made_graph() -> None:
+    net = roads.RoadNetwork(line_graph(6, 120.0))
+    st = [circle.Place("s", "站", "micro_station", 121.40, 28.65)]
+    tg = [circle.Place(f"t{i}", f"点{i}", "risk_point", 121.40 + 0.01 * i, 28.65, people=100) for i in range(6)]
+    res = circle.rapid_response_circle(net, st, tg, minutes=5)      # 300 s: nodes 0, 1, 2 (0, 120, 240 s)
+    assert [t.covered for t in res.targets] == [True, True, True, False, False, False]
+    assert res.targets[2].best_s == pytest.approx(240.0, abs=0.01)
+    assert res.shares["risk_points"] == pytest.approx(0.5) and res.shares["people"] == pytest.approx(0.5)
+    assert res.areas[0].reached == 3 and [g.target.id for g in res.gaps] == ["t3", "t4", "t5"]
+
+
+def test_a_station_that_cannot_use_the_graph_is_reported_not_counted() -> None:
+    g = line_graph(4)
+    g.add_node(99, lon=121.50, lat=28.65)                              # a road piece of its own
+    g.add_node(98, lon=121.501, lat=28.65)
+    g.add_edge(98, 99, time_s=10.0, length_m=100.0, speed_kmh=30.0, road="local")
+    net = roads.RoadNetwork(g)
+    st = [circle.Place("far", "远站", "micro_station", 122.5, 28.65),     # ~100 km from any road
+          circle.Place("cut", "孤岛站", "micro_station", 121.50, 28.65),
+          circle.Place("ok", "好站", "micro_station", 121.40, 28.65)]
+    res = circle.rapid_response_circle(net, st, [circle.Place("t", "点", "risk_point", 121.41, 28.65)], 15)
+    errors = {a.station.id: a.error for a in res.areas}
+    assert "km from the nearest road" in errors["far"] and "cut off" in errors["cut"] and errors["ok"] is None
+    assert res.targets[0].covered and res.targets[0].station_id == "ok"
+    assert len(res.problems) == 2
+
+
+def test_circle_agrees_with_networkx_on_the_demo_network() -> None:
+    net = roads.RoadNetwork(roads.demo_roads())
+    picks = [0, 500, 1500, 2400]
+    st = [circle.Place(f"s{i}", "s", "micro_station", float(net.lon[i]), float(net.lat[i])) for i in picks]
+    _, best, _ = circle.station_areas(net, st, 10, polygons=False)
+    ref = nx.multi_source_dijkstra_path_length(net.graph, {net.nodes[i] for i in picks}, cutoff=600, weight="time_s")
+    assert int(np.isfinite(best).sum()) == len(ref)
+    for node, t in list(ref.items())[::50]:
+        assert best[net.index[node]] == pytest.approx(t, abs=0.01)
+
+
+def test_route_follows_the_graph_with_rising_times() -> None:
+    net = roads.RoadNetwork(roads.demo_roads())
+    path, cum = net.route(10, 2000)
+    assert len(path) == len(cum) > 5 and all(b >= a for a, b in zip(cum, cum[1:]))
+    ref = nx.shortest_path_length(net.graph, net.nodes[10], net.nodes[2000], weight="time_s")
+    assert cum[-1] == pytest.approx(ref, rel=1e-6)
+
+
+def test_position_on_a_route() -> None:
+    route, cum = [[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]], [0.0, 10.0, 30.0]
+    assert tracker.position_on(route, cum, 5.0) == [0.5, 0.0]
+    assert tracker.position_on(route, cum, 20.0) == [1.0, 1.0]
+    assert tracker.position_on(route, cum, 99.0) == [1.0, 2.0]
+
+
+# -- a host with the plugin ------------------------------------------------------------------------
+@pytest.fixture
+def app(make_twin_app, tmp_path):
+    app = make_twin_app(builtin=True, plugin_allowlist=["command_center", "alerts"], run_sources=False,
+                        public_screens=False)
+    host = app.server.config["TWINBOARD_HOST"]
+    host.update_settings("command_center", {"outbox": str(tmp_path / "outbox.jsonl"),
+                                            "reports_dir": str(tmp_path / "reports")}, "test")
+    users = Users(host.store)
+    users.add("viewer1", "viewer-pass-1", "viewer", "test")
+    users.add("manager1", "manager-pass-1", "manager", "test")
+    return app
+
+
+def host_of(app):
+    return app.server.config["TWINBOARD_HOST"]
+
+
+def settings_of(app):
+    return host_of(app).plugins.records["command_center"].settings
+
+
+def net_of(app):
+    return _cc("places").road_network(settings_of(app).road_spacing_m)
+
+
+def test_plugin_loads_its_resources(app) -> None:
+    host = host_of(app)
+    assert host.plugins.records["command_center"].status.value == "enabled"
+    assert len(host.store.entities(kind="emergency_team")) == 5
+    assert len(host.store.entities(kind="micro_station")) == 8
+
+
+def test_an_incident_needs_a_location_and_nothing_is_stored_without_one(app) -> None:
+    store = host_of(app).store
+    with pytest.raises(incidents.IncidentError, match="needs a location"):
+        incidents.open_incident(store, "m", kind="fire", title="无地点")
+    with pytest.raises(incidents.IncidentError, match="lon/lat must be numbers"):
+        incidents.open_incident(store, "m", kind="fire", title="坏地点", lon="east", lat="28")
+    assert incidents.incidents(store) == []
+
+
+def test_incident_from_intake_to_closure_with_its_timeline(app) -> None:
+    store, net = host_of(app).store, net_of(app)
+    inc = incidents.open_incident(store, "duty1", kind="fire", title="厂房火灾", lon=121.45, lat=28.675,
+                                  reporter="张某", place="海门")
+    incidents.assess(store, inc.id, "duty1", 2, "过火面积 200 平方米")
+    with pytest.raises(incidents.IncidentError, match="cannot go back"):
+        incidents._advance(store, incidents.get(store, inc.id), "intake", "duty1", "")
+    cands = _cc("dispatching").candidates(store, net, incidents.get(store, inc.id))
+    assert cands[0]["eta_s"] <= cands[-1]["eta_s"] or cands[-1]["eta_s"] is None
+    first = cands[0]["id"]
+    def depot():
+        return next(e for e in store.entities(kind="material_depot") if e.id == "cc.depot.district")
+    before = {i["sku"]: i["count"] for i in depot().properties["items"]}
+    with pytest.raises(incidents.IncidentError, match="count must be"):
+        incidents.dispatch(store, inc.id, "duty1", [], [{"depot": depot().id, "sku": "tent", "count": 10**6}])
+    assert {i["sku"]: i["count"] for i in depot().properties["items"]} == before
+    planned = _cc("dispatching").plan(store, net, incidents.get(store, inc.id), [first])
+    incidents.dispatch(store, inc.id, "duty1", planned, [{"depot": depot().id, "sku": "tent", "count": 5}])
+    with pytest.raises(incidents.IncidentError, match="not available"):
+        incidents.dispatch(store, inc.id, "duty1", planned)
+    after = {i["sku"]: i["count"] for i in depot().properties["items"]}
+    assert after["tent"] == before["tent"] - 5
+    incidents.arrive(store, inc.id, first, "duty1")
+    incidents.message(store, inc.id, "duty1", "明火扑灭")
+    with pytest.raises(ValueError, match="still open"):
+        report.collect(store, inc.id)
+    closed = incidents.close(store, inc.id, "duty1", "结案")
+    assert closed.state == "closed" and closed.closed_at
+    kinds = [e.kind for e in incidents.timeline(store, inc.id)]
+    assert kinds == ["intake", "assessment", "dispatch", "handling", "message", "closed"]
+    times = incidents.response_times(closed, incidents.timeline(store, inc.id))
+    assert times["intake_to_dispatch_s"] >= 0 and times["dispatch_to_arrival_s"] >= 0
+    team = next(e for e in store.entities(kind=cands[0]["kind"]) if e.id == first)
+    assert team.properties["status"] == "returning"
+    assert any(a.action == "incident.closed" for a in store.audit_log())
+    with pytest.raises(incidents.IncidentError, match="closed"):
+        incidents.message(store, inc.id, "duty1", "too late")
+
+
+def test_severe_alert_opens_an_incident_switches_the_wall_and_nearby_alerts_join_it(app) -> None:
+    host = host_of(app)
+    store = host.store
+    team = store.entities(kind="emergency_team")[0]          # any entity with a position
+    a1 = host.raise_alert("alerts", AlertDraft("x.rule", team.id, Severity.I, "一号报警"))
+    with store.session() as db:
+        inc_id = db.get(Alert, a1.id).incident_id
+    assert inc_id is not None
+    assert wall_state(store)["mode"] == "incident" and wall_state(store)["incident_id"] == inc_id
+    a2 = host.raise_alert("alerts", AlertDraft("y.rule", team.id, Severity.I, "二号报警"))
+    with store.session() as db:
+        assert db.get(Alert, a2.id).incident_id == inc_id
+    a3 = host.raise_alert("alerts", AlertDraft("z.rule", team.id, Severity.III, "轻微"))
+    with store.session() as db:
+        assert db.get(Alert, a3.id).incident_id is None           # below the auto level
+    a4 = host.raise_alert("alerts", AlertDraft("w.rule", "no.such.entity", Severity.I, "无位置"))
+    with store.session() as db:
+        assert db.get(Alert, a4.id).incident_id is None
+    assert any(e.action == "incident.not_opened" and e.target == f"alert:{a4.id}" for e in store.audit_log())
+    assert [e.action for e in store.audit_log()].count("wall.mode") == 1
+
+
+def test_wall_mode_bad_input(app) -> None:
+    store = host_of(app).store
+    with pytest.raises(ValueError, match="must be one of"):
+        set_wall_mode(store, None, "party", "m")
+    with pytest.raises(ValueError, match="needs the incident"):
+        set_wall_mode(store, None, "incident", "m")
+    with pytest.raises(ValueError, match="no incident 404"):
+        set_wall_mode(store, None, "incident", "m", 404)
+    assert wall_state(store)["mode"] == "routine"
+
+
+def test_publication_resolves_recipients_refuses_empty_lists_and_needs_review(app, tmp_path) -> None:
+    store = host_of(app).store
+    nowhere = {"type": "Polygon", "coordinates": [[[120.0, 20.0], [120.01, 20.0], [120.01, 20.01], [120.0, 20.0]]]}
+    with pytest.raises(publish.PublicationError, match="recipient list is empty"):
+        publish.draft(store, "m", level="red", title="t", message="", groups=["villages"], area=nowhere)
+    with pytest.raises(publish.PublicationError, match="at least one recipient group"):
+        publish.draft(store, "m", level="red", title="t", message="", groups=[], area=nowhere)
+    with pytest.raises(publish.PublicationError, match="level"):
+        publish.draft(store, "m", level="purple", title="t", message="", groups=["departments"], area=nowhere)
+    assert publish.publications(store) == []
+    pub = publish.draft(store, "m", level="orange", title="<script>alert(1)</script>", message="撤离",
+                        groups=["departments"], area=nowhere)
+    assert len(pub.recipients) == 6 and {r["group"] for r in pub.recipients} == {"departments"}
+    outbox = tmp_path / "box.jsonl"
+    with pytest.raises(publish.PublicationError, match="must be reviewed"):
+        publish.publish(store, pub.id, "m", [publish.FileChannel(outbox)])
+    publish.review(store, pub.id, "chief")
+    done = publish.publish(store, pub.id, "m", [publish.FileChannel(outbox)])
+    assert done.state == "published" and all(r["ok"] for r in done.results)
+    lines = [json.loads(x) for x in outbox.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 6 and lines[0]["title"] == "<script>alert(1)</script>"
+    assert [a.action for a in store.audit_log()][:3] == ["warning.publish", "warning.review", "warning.draft"]
+
+
+def test_report_html_and_pdf_for_a_closed_incident(app, tmp_path) -> None:
+    store, net = host_of(app).store, net_of(app)
+    inc = incidents.open_incident(store, "m", kind="chemical_leak", title="<b>泄漏</b>", lon=121.52, lat=28.705)
+    incidents.assess(store, inc.id, "m", 1, "严重")
+    team = _cc("dispatching").candidates(store, net, incidents.get(store, inc.id))[0]["id"]
+    incidents.dispatch(store, inc.id, "m", _cc("dispatching").plan(store, net, incidents.get(store, inc.id), [team]))
+    incidents.arrive(store, inc.id, team)
+    incidents.close(store, inc.id, "m", "已控制")
+    paths = report.write_report(store, inc.id, net, tmp_path / "reports", "m")
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "&lt;b&gt;泄漏&lt;/b&gt;" in page and "<b>泄漏</b>" not in page
+    assert "应急评估报告" in page and "data:image/png;base64," in page and page.count("<tr>") > 8
+    pdf = paths["pdf"].read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000 and b"/FontFile2" in pdf
+    assert incidents.get(store, inc.id).properties["report"]["pdf"] == str(paths["pdf"])
+    assert incidents.timeline(store, inc.id)[-1].kind == "report"
+
+
+def test_drills_file_errors_name_file_line_and_field(tmp_path) -> None:
+    bad = tmp_path / "drills.yaml"
+    bad.write_text("drills:\n  - id: x\n    title: {zh: 演练, en: drill}\n    kind: volcano\n"
+                   "    place: {name: p, lon: 121.4, lat: 28.6}\n    steps:\n      - {at_s: 0, do: alert}\n",
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        drills.load_drills(bad)
+    assert exc.value.line == 4 and "volcano" in str(exc.value)
+    bad.write_text("drills:\n  - id: x\n    title: {zh: 演练, en: drill}\n    kind: fire\n"
+                   "    place: {name: p, lon: 121.4, lat: 28.6}\n    steps:\n      - {at_s: 0, do: dance}\n",
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        drills.load_drills(bad)
+    assert exc.value.line == 7
+    assert set(drills.load_drills(ROOT / "twin_models" / "command_center" / "drills.yaml")) == {
+        "chem_leak", "forest_fire", "typhoon"}
+
+
+def test_a_drill_runs_the_same_workflow_marked_as_a_drill(app) -> None:
+    host = host_of(app)
+    d = drills.load_drills(ROOT / "twin_models" / "command_center" / "drills.yaml")["chem_leak"]
+    run = drills.DrillRun(d, host, net_of(app), settings_of(app), speed=200).start()
+    assert run.done.wait(60) and run.error is None, run.error
+    inc = incidents.get(host.store, run.incident_id)
+    assert inc.is_drill and inc.title.startswith("【演练】") and inc.state == "closed"
+    assert [e.kind for e in incidents.timeline(host.store, inc.id)][:4] == ["intake", "alert_linked", "assessment",
+                                                                           "warning"]
+    pubs = publish.publications(host.store)
+    assert pubs[0].is_drill and pubs[0].title.startswith("【演练】") and pubs[0].state == "published"
+    assert Path(run.report["pdf"]).exists() and "演练" in Path(run.report["html"]).read_text(encoding="utf-8")
+    with host.store.session() as db:
+        alerts = db.scalars(select(Alert).where(Alert.incident_id == inc.id)).all()
+    assert alerts and all(a.title.startswith("【演练】") and a.details["drill"] for a in alerts)
+
+
+def test_tracker_moves_a_dispatched_team_and_records_its_arrival(app) -> None:
+    host = host_of(app)
+    store, net = host.store, net_of(app)
+    inc = incidents.open_incident(store, "m", kind="fire", title="火情", lon=121.44, lat=28.66)
+    team = _cc("dispatching").candidates(store, net, inc)[0]["id"]
+    incidents.dispatch(store, inc.id, "m", _cc("dispatching").plan(store, net, inc, [team]))
+    s = settings_of(app).model_copy(update={"speedup": 1e6})
+    ctx = types.SimpleNamespace(store=store)
+    time.sleep(0.05)
+    readings = tracker.TeamTracker(s).poll(ctx)
+    assert incidents.get(store, inc.id).state == "handling"
+    assert [e.kind for e in incidents.timeline(store, inc.id)][-1] == "handling"
+    assert any(r.metric == "teams_on_scene" and r.value >= 1 for r in readings)
+    assert any(r.metric.startswith("stock.") for r in readings)
+
+
+@pytest.mark.parametrize("panel", ["one_map", "headline", "resources", "circle", "incident", "timeline", "soonest",
+                                   "incident_map", "warnings", "incidents"])
+def test_every_panel_renders_with_and_without_an_incident(app, panel: str) -> None:
+    host = host_of(app)
+    out = render_panel(app, f"command_center.{panel}")
+    assert "Panel error" not in json.dumps(out, default=str, ensure_ascii=False)
+    incidents.open_incident(host.store, "m", kind="flood", title="内涝", lon=121.45, lat=28.68, is_drill=True)
+    out = json.dumps(render_panel(app, f"command_center.{panel}"), default=str, ensure_ascii=False)
+    assert "Panel error" not in out
+    if panel == "incident":
+        assert "【演练】内涝" in out and "演练" in out
+
+
+# -- routes: roles, CSRF, bad input --------------------------------------------------------------
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(app, name: str, password: str):
+    client = app.server.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"username": name, "password": password, "csrf_token": token}).status_code == 302
+    return client, token
+
+
+CC = "/plugins/command_center"
+
+
+def test_viewers_and_strangers_cannot_change_anything(app) -> None:
+    anon = app.server.test_client()
+    viewer, token = login(app, "viewer1", "viewer-pass-1")
+    for client in (anon, viewer):
+        for path in (f"{CC}/incidents", f"{CC}/warnings", f"{CC}/drills/chem_leak/start", f"{CC}/wall",
+                     "/api/admin/wall"):
+            resp = client.post(path, json={"kind": "fire", "title": "x", "lon": 121.4, "lat": 28.6, "mode": "routine"},
+                               headers={"X-CSRFToken": token})
+            assert resp.status_code in (302, 400, 401, 403), (path, resp.status_code)
+        assert client.get(f"{CC}/console").status_code in (302, 401, 403)
+    assert incidents.incidents(host_of(app).store) == []
+    assert viewer.get("/api/wall").get_json()["mode"] == "routine"
+
+
+def test_manager_runs_an_incident_through_the_json_api(app) -> None:
+    client, _ = login(app, "manager1", "manager-pass-1")
+    h = {"X-CSRFToken": csrf_of(client.get(f"{CC}/console").get_data(as_text=True))}
+    assert client.post(f"{CC}/incidents", json={"kind": "fire", "title": "x"}, headers=h).status_code == 400
+    assert "needs a location" in client.post(f"{CC}/incidents", json={"kind": "fire", "title": "x"},
+                                             headers=h).get_json()["error"]
+    resp = client.post(f"{CC}/incidents", json={"kind": "fire", "title": "'; DROP TABLE incident; --",
+                                                "lon": 121.45, "lat": 28.67, "switch_wall": True}, headers=h)
+    inc = resp.get_json()
+    assert resp.status_code == 200 and client.get("/api/wall").get_json()["incident_id"] == inc["id"]
+    cands = client.get(f"{CC}/incidents/{inc['id']}/candidates").get_json()
+    assert client.post(f"{CC}/incidents/{inc['id']}/dispatch", json={"teams": [cands[0]["id"]]},
+                       headers=h).status_code == 200
+    assert client.post(f"{CC}/incidents/{inc['id']}/report", headers=h).status_code == 409
+    assert client.post(f"{CC}/incidents/{inc['id']}/close", json={"text": "ok"}, headers=h).status_code == 200
+    assert client.post(f"{CC}/incidents/{inc['id']}/report", headers=h).status_code == 200
+    assert client.get(f"{CC}/incidents/{inc['id']}/report.pdf").data.startswith(b"%PDF")
+    shown = client.get(f"{CC}/incidents/{inc['id']}").get_json()
+    assert shown["title"] == "'; DROP TABLE incident; --" and len(shown["timeline"]) >= 4
+    page = client.get(f"{CC}/console").get_data(as_text=True)
+    assert "&#39;; DROP TABLE incident; --" in page
+    assert client.post(f"{CC}/wall", json={"mode": "routine"}, headers=h).get_json()["mode"] == "routine"
+    assert client.post(f"{CC}/incidents", data=b"x" * 400_000, headers={**h, "Content-Type": "application/json"}
+                       ).status_code == 413
+    assert client.post(f"{CC}/incidents", data="[1,2", headers={**h, "Content-Type": "application/json"}
+                       ).status_code == 400
+    assert client.get("/api/health").status_code == 200
+
+
+def test_console_forms_with_csrf(app) -> None:
+    client, _ = login(app, "manager1", "manager-pass-1")
+    page = client.get(f"{CC}/console").get_data(as_text=True)
+    token = csrf_of(page)
+    assert client.post(f"{CC}/incidents", data={"kind": "fire", "title": "无令牌", "lon": "121.4",
+                                                "lat": "28.6"}).status_code == 400
+    resp = client.post(f"{CC}/incidents", data={"kind": "fire", "title": "表单事件", "lon": "121.44", "lat": "28.67",
+                                                "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/console")
+    assert [i.title for i in incidents.incidents(host_of(app).store)] == ["表单事件"]
+    assert "表单事件" in client.get(f"{CC}/console").get_data(as_text=True)
