@@ -9,12 +9,13 @@ store and their alerts from the bus; it never imports them.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from core.api import AlertRaised, EntityKind, PanelSpec, SourceSpec, hookimpl
 
-from . import panels, routes, switching
+from . import panels, report, routes, switching
 from .settings import CommandSettings
 from .tracker import TeamTracker
 
@@ -61,6 +62,8 @@ def register_routes() -> list:
 @hookimpl
 def on_startup(store: Any, bus: Any, settings: CommandSettings) -> None:
     _state.update(bus=bus, settings=settings)
+    # The report's PDF font is unpacked once per checkout; do it now, off the request path.
+    threading.Thread(target=report.warm_fonts, name="cc-fonts", daemon=True).start()
 
 
 @hookimpl

@@ -165,7 +165,7 @@ def open_from_alert(store: Store, alert_id: int, actor: str) -> Incident:
                         lon=pt[0], lat=pt[1], entity_id=ent.id if ent is not None and point_of(ent.geometry) else None,
                         reporter=f"{alert.plugin} 报警 #{alert.id}", description=alert.message,
                         severity=alert.severity, reported_at=alert.opened_at, is_drill=drill,
-                        place=(ent.name if ent is not None else ""))
+                        place=(ent.name if ent is not None else str(details.get("place") or "")))
     with store.session() as db:
         a = db.get(Alert, alert_id)
         a.incident_id = inc.id

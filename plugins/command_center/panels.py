@@ -159,7 +159,7 @@ def one_map(ctx: PanelContext) -> pdk.Deck:
                     tooltip={"text": "{name}\n{info}"})
 
 
-def _incident_layer(ctx: PanelContext, incs: list[Incident]) -> pdk.Layer:
+def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 420) -> pdk.Layer:
     data = []
     for i in incs:
         pt = point_of(i.geometry)
@@ -168,7 +168,7 @@ def _incident_layer(ctx: PanelContext, incs: list[Incident]) -> pdk.Layer:
             data.append({"position": list(pt), "name": i.title, "info": STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1],
                          "color": rgb + [255]})
     return pdk.Layer("ScatterplotLayer", id="incidents", data=data, get_position="position", get_fill_color="color",
-                     get_radius=420, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
+                     get_radius=radius_m, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
                      line_width_min_pixels=3, pickable=True)
 
 
@@ -363,7 +363,7 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
              "info": STATUS.get(t.properties.get("status"), STATUS["standby"])[0]} for t in teams],
             get_position="position", get_fill_color=[60, 220, 120, 255], get_radius=120, radius_min_pixels=8,
             stroked=True, get_line_color=[255, 255, 255], pickable=True))
-        layers.append(_incident_layer(ctx, [inc]))
+        layers.append(_incident_layer(ctx, [inc], radius_m=120))
     ctx.data_time = time.time()
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip={"text": "{name}\n{info}"})
 

@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -173,16 +174,28 @@ th {{ background: #e9f0f8; }} .kv td:first-child {{ width: 180px; color: #4a6282
 </body></html>"""
 
 
+FONT_CACHE = ROOT / "var" / "cache" / "fonts"
+_font_lock = threading.Lock()
+
+
+def warm_fonts() -> None:
+    """Unpack the PDF fonts now (a few seconds, once per checkout) so the first report is quick."""
+    for style in FONTS:
+        _font_path(FONT_CACHE, style)
+
+
 def _font_path(cache: Path, style: str = "") -> Path:
     """A TTF of the bundled Noto Sans SC subset (fpdf2 needs TrueType, the screens ship WOFF2)."""
     woff2 = FONTS[style]
     ttf = cache / woff2.name.replace(".woff2", ".ttf")
-    if not ttf.exists() or ttf.stat().st_mtime < woff2.stat().st_mtime:
+    with _font_lock:
+        if ttf.exists() and ttf.stat().st_mtime >= woff2.stat().st_mtime:
+            return ttf
         from fontTools.ttLib import TTFont
         cache.mkdir(parents=True, exist_ok=True)
         font = TTFont(str(woff2))
         font.flavor = None
-        tmp = ttf.with_suffix(".tmp")
+        tmp = ttf.with_suffix(f".{threading.get_ident()}.tmp")
         font.save(str(tmp))
         tmp.replace(ttf)
     return ttf
@@ -286,7 +299,7 @@ def write_report(store: Store, incident_id: int, net: RoadNetwork | None, out_di
     html_path = out_dir / f"incident-{incident_id}.html"
     pdf_path = out_dir / f"incident-{incident_id}.pdf"
     html_path.write_text(render_html(data, png), encoding="utf-8")
-    pdf_path.write_bytes(render_pdf(data, png, out_dir.parent / "cache"))
+    pdf_path.write_bytes(render_pdf(data, png, FONT_CACHE))
     with store.session() as db:
         from core.twin import Incident
         row = db.get(Incident, incident_id)

@@ -1,0 +1,130 @@
+"""Switch to incident mode, measured in a real browser (issue #8): ``incident_switch_ms``.
+
+A twinboard server (run.py, private SQLite, plugins command_center + alerts) and Debian's Chromium:
+one browser context shows the leaders' wall (``/playlist/leaders``, routine rotation); a manager in
+a second context starts a drill, whose alert goes through the host's bus, opens an incident and
+switches the wall. Measured: from the ``AlertRaised`` event's timestamp on the bus (``/api/changes``)
+to the moment the wall's incident view shows that incident's card (``Date.now()`` in the page; same
+machine clock). A manager then returns the wall to routine and the next drill runs. The last line
+printed is one JSON object (median and worst of the runs).
+
+    .venv/bin/python bench/incident_switch.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+DRILLS = ("chem_leak", "forest_fire", "typhoon")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(tmp: Path) -> tuple[subprocess.Popen, str]:
+    from core.store import open_store
+    from core.users import Users
+    db = f"sqlite:///{tmp / 'switch.sqlite'}"
+    Users(open_store(db)).add("bench", "bench-pass-123", "manager", "bench")
+    cfg = {"root": str(ROOT), "database_url": db, "var_dir": str(tmp / "var"), "public_screens": True,
+           "plugin_allowlist": ["command_center", "alerts"], "entry_points": False,
+           "plugins": {"command_center": {"settings": {"outbox": str(tmp / "outbox.jsonl"),
+                                                       "reports_dir": str(tmp / "reports")}}}}
+    (tmp / "switch.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(tmp / "switch.yaml"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+SEEN = """([title]) => {
+  const f = document.getElementById('tb-playlist-frame');
+  const d = f && f.contentDocument;
+  const el = d && d.querySelector('[data-panel="command_center.incident"] .tb-panel-body');
+  return el && el.textContent.includes(title) ? Date.now() : false;
+}"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, choices=range(1, 4))
+    a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from plugins.command_center.drills import load_drills  # the scenario titles
+    titles = {k: d.title.zh for k, d in load_drills(ROOT / "twin_models" / "command_center" / "drills.yaml").items()}
+    tmp = Path(tempfile.mkdtemp(prefix="tb-switch-"))
+    proc, url = start(tmp)
+    samples = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                        args=CHROME_ARGS)
+            wall = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+            wall.goto(url + "/playlist/leaders?lang=zh")
+            wall.wait_for_function("() => { const f = document.getElementById('tb-playlist-frame');"
+                                   " return f && f.contentDocument && f.contentDocument.querySelector('.tb-panel'); }",
+                                   timeout=60_000)
+            mgr = browser.new_context().new_page()
+            mgr.goto(url + "/login")
+            mgr.fill("input[name=username]", "bench")
+            mgr.fill("input[name=password]", "bench-pass-123")
+            mgr.click("button[type=submit]")
+            mgr.goto(url + "/plugins/command_center/console")
+            token = mgr.get_attribute("input[name=csrf_token]", "value")
+            headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
+            for drill in DRILLS[:a.runs]:
+                cursor = json.loads(urllib.request.urlopen(url + "/api/changes?cursor=0").read())["cursor"]
+                r = mgr.request.post(url + f"/plugins/command_center/drills/{drill}/start", headers=headers,
+                                     data=json.dumps({"speed": 1}))
+                assert r.ok, r.text()
+                seen = wall.wait_for_function(SEEN, arg=[titles[drill]], polling=50, timeout=60_000).json_value()
+                events = json.loads(urllib.request.urlopen(url + f"/api/changes?cursor={cursor}").read())["events"]
+                raised = next(e for e in events if e["topic"] == "AlertRaised"
+                              and e["rule_id"] == f"command_center.drill.{drill}")
+                samples.append(seen - raised["ts"] * 1000)
+                print(f"{drill}: alert on the bus → incident view shown in {samples[-1]:.0f} ms", flush=True)
+                r = mgr.request.post(url + "/plugins/command_center/wall", headers=headers,
+                                     data=json.dumps({"mode": "routine"}))
+                assert r.ok, r.text()
+                wall.wait_for_function("() => !document.getElementById('tb-playlist-frame').src.includes('/screen/incident')",
+                                       timeout=30_000)
+                time.sleep(3)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({"runs": len(samples), "incident_switch_ms": round(statistics.median(samples)),
+                      "incident_switch_worst_ms": round(max(samples)), "poll_interval_ms": 1000}))
+
+
+if __name__ == "__main__":
+    main()
