@@ -394,3 +394,21 @@ def test_console_forms_with_csrf(app) -> None:
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/console")
     assert [i.title for i in incidents.incidents(host_of(app).store)] == ["表单事件"]
     assert "表单事件" in client.get(f"{CC}/console").get_data(as_text=True)
+
+
+def test_warning_for_a_circle_drawn_in_the_console(app) -> None:
+    client, _ = login(app, "manager1", "manager-pass-1")
+    h = {"X-CSRFToken": csrf_of(client.get(f"{CC}/console").get_data(as_text=True))}
+    bad = client.post(f"{CC}/warnings", json={"level": "red", "title": "t", "groups": ["departments"],
+                                               "center_lon": "x", "center_lat": 28.6, "radius_km": 3}, headers=h)
+    assert bad.status_code == 400 and "must be numbers" in bad.get_json()["error"]
+    empty = client.post(f"{CC}/warnings", json={"level": "red", "title": "t", "groups": [],
+                                                 "center_lon": 121.45, "center_lat": 28.67, "radius_km": 3}, headers=h)
+    assert empty.status_code == 400 and "recipient group" in empty.get_json()["error"]
+    ok = client.post(f"{CC}/warnings", json={"level": "yellow", "title": "大风", "groups": ["departments"],
+                                              "center_lon": 121.45, "center_lat": 28.67, "radius_km": 3}, headers=h)
+    pub = ok.get_json()
+    assert ok.status_code == 200 and pub["state"] == "draft" and pub["area"]["type"] == "Polygon"
+    assert client.post(f"{CC}/warnings/{pub['id']}/publish", headers=h).status_code == 400
+    assert client.post(f"{CC}/warnings/{pub['id']}/review", headers=h).get_json()["state"] == "reviewed"
+    assert client.post(f"{CC}/warnings/{pub['id']}/publish", headers=h).get_json()["state"] == "published"

@@ -147,7 +147,7 @@ class DrillRun:
         incidents.assess(self.host.store, self.incident_id, self.actor, step.severity, step.text)
 
     def _do_warn(self, step: DrillStep) -> None:
-        area = publish._circle((self.drill.place.lon, self.drill.place.lat), step.radius_m)
+        area = publish.circle_area((self.drill.place.lon, self.drill.place.lat), step.radius_m)
         pub = publish.draft(self.host.store, self.actor, level=step.level, title=self.drill.title.zh,
                             message=step.text, groups=step.groups, area=area, incident_id=self.incident_id,
                             is_drill=True)

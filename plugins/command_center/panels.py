@@ -350,6 +350,11 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
              "color": next((LAYERS[k][3] for k in LAYERS if e.kind in LAYERS[k][0]), [230, 120, 255]) + [235]}
             for e in near], get_position="position", get_fill_color="color", get_radius=90, radius_min_pixels=6,
             stroked=True, get_line_color=[7, 20, 43], pickable=True))
+        layers.append(pdk.Layer("TextLayer", id="nearby_labels", data=[
+            {"position": list(point_of(e.geometry)), "name": _name(ctx, e)} for e in near[:25]],
+            get_position="position", get_text="name", get_size=14, get_color=[230, 241, 255, 235],
+            get_pixel_offset=[0, -18], character_set="auto", font_family='"Noto Sans SC Subset", sans-serif',
+            outline_width=2, outline_color=[7, 20, 43, 255], font_settings={"sdf": True}))
         layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
                                 get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
                                 stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))

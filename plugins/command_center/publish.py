@@ -102,7 +102,7 @@ def area_geometry(store: Store, area: dict[str, Any] | None, entity_id: str | No
         if pt is None:
             raise PublicationError(f"area: entity {entity_id!r} has no position")
         radius = float(ent.properties.get("radius_m") or 1500)
-        return {**_circle(pt, radius), "entity_id": entity_id, "name": ent.name}
+        return {**circle_area(pt, radius), "entity_id": entity_id, "name": ent.name}
     if not area:
         raise PublicationError("area is required: draw a polygon or pick a town, village or park")
     try:
@@ -114,7 +114,8 @@ def area_geometry(store: Store, area: dict[str, Any] | None, entity_id: str | No
     return dict(area)
 
 
-def _circle(pt: tuple[float, float], radius_m: float) -> dict[str, Any]:
+def circle_area(pt: tuple[float, float], radius_m: float) -> dict[str, Any]:
+    """A 48-sided polygon of ``radius_m`` around (lon, lat), as GeoJSON."""
     import math
     k = 111_320.0 * math.cos(math.radians(pt[1]))
     ring = [[pt[0] + radius_m / k * math.cos(a * math.pi / 24), pt[1] + radius_m / 110_540.0 * math.sin(a * math.pi / 24)]

@@ -238,10 +238,18 @@ def warning_draft() -> Any:
     groups = b.get("groups") or []
     if isinstance(groups, str):
         groups = [groups]
+    area = b.get("area") if isinstance(b.get("area"), dict) else None
     try:
+        if b.get("center_lon") not in (None, "") and b.get("radius_km") not in (None, ""):
+            try:
+                lon, lat, radius = float(b["center_lon"]), float(b.get("center_lat")), float(b["radius_km"])
+            except (TypeError, ValueError):
+                raise publish.PublicationError("area: centre lon/lat and radius (km) must be numbers") from None
+            if not (0 < radius <= 50 and -180 <= lon <= 180 and -90 <= lat <= 90):
+                raise publish.PublicationError("area: radius must be 0..50 km around a valid lon/lat")
+            area, b["area_entity"] = publish.circle_area((lon, lat), radius * 1000), None
         pub = publish.draft(_host().store, _actor(), level=str(b.get("level") or ""), title=str(b.get("title") or ""),
-                            message=str(b.get("message") or ""), groups=list(groups),
-                            area=b.get("area") if isinstance(b.get("area"), dict) else None,
+                            message=str(b.get("message") or ""), groups=list(groups), area=area,
                             area_entity=b.get("area_entity") or None, incident_id=_int(b, "incident_id"),
                             is_drill=str(b.get("is_drill", "")).lower() in ("1", "true", "on"))
     except (publish.PublicationError, incidents.IncidentError) as exc:
