@@ -25,13 +25,14 @@ class WallModeError(ValueError):
 
 
 def wall_state(store: Store, wall: str = DEFAULT_WALL) -> dict[str, Any]:
-    """{"wall", "mode", "incident_id", "since", "actor"}; a wall never switched is in routine mode."""
+    """{"wall", "mode", "incident_id", "since", "actor", "drill"}; a wall never switched is in routine mode."""
     with store.session() as db:
         row = db.get(twin.WallState, wall)
         if row is None:
-            return {"wall": wall, "mode": "routine", "incident_id": None, "since": None, "actor": None}
+            return {"wall": wall, "mode": "routine", "incident_id": None, "since": None, "actor": None, "drill": False}
+        inc = db.get(twin.Incident, row.incident_id) if row.incident_id is not None else None
         return {"wall": row.wall, "mode": row.mode, "incident_id": row.incident_id, "since": row.since,
-                "actor": row.actor}
+                "actor": row.actor, "drill": bool(inc and inc.is_drill)}
 
 
 def set_wall_mode(store: Store, bus: Bus | None, mode: str, actor: str, incident_id: int | None = None,
