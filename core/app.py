@@ -121,10 +121,21 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         events = host.bus.since(cursor)
         return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
 
+    from .wall import WallWatcher
+    watcher = WallWatcher(host.bus)
+
     @server.get("/api/wall")
     def _wall() -> Any:
-        from .wall import DEFAULT_WALL, wall_state
-        return flask.jsonify(wall_state(host.store, flask.request.args.get("wall", DEFAULT_WALL)[:64]))
+        """The wall's mode; with ``since`` (the last state's) and ``wait`` (s), answers when it changes."""
+        from .wall import DEFAULT_WALL
+        args = flask.request.args
+        try:
+            known = float(args["since"]) if args.get("since") not in (None, "", "null") else None
+            wait = float(args.get("wait", 0))
+        except ValueError:
+            return flask.jsonify({"error": "since and wait must be numbers"}), 400
+        wall = args.get("wall", DEFAULT_WALL)[:64]
+        return flask.jsonify(watcher.wait(host.store, wall, known if wait > 0 else None, wait))
 
     @server.post("/api/admin/wall")
     def _wall_set() -> Any:

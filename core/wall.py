@@ -7,6 +7,7 @@ and playlists poll ``GET /api/wall`` (tiny JSON) and switch themselves.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -29,7 +30,7 @@ def wall_state(store: Store, wall: str = DEFAULT_WALL) -> dict[str, Any]:
     with store.session() as db:
         row = db.get(twin.WallState, wall)
         if row is None:
-            return {"wall": wall, "mode": "routine", "incident_id": None, "since": None, "actor": None, "drill": False}
+            return {"wall": wall, "mode": "routine", "incident_id": None, "since": 0.0, "actor": None, "drill": False}
         inc = db.get(twin.Incident, row.incident_id) if row.incident_id is not None else None
         return {"wall": row.wall, "mode": row.mode, "incident_id": row.incident_id, "since": row.since,
                 "actor": row.actor, "drill": bool(inc and inc.is_drill)}
@@ -67,3 +68,31 @@ def incident_walls(store: Store, incident_id: int) -> list[str]:
         rows = db.scalars(select(twin.WallState).where(twin.WallState.incident_id == incident_id,
                                                        twin.WallState.mode == "incident")).all()
         return [r.wall for r in rows]
+
+
+class WallWatcher:
+    """Lets a request wait (long poll) until a wall's mode changes, instead of polling for it."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._cond = threading.Condition()
+        self._version = 0
+        bus.subscribe(WallModeChanged, self._changed)
+
+    def _changed(self, _event: WallModeChanged) -> None:
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+
+    def wait(self, store: Store, wall: str, known_since: float | None, timeout: float) -> dict[str, Any]:
+        """The wall's state as soon as it differs from ``known_since`` (or after ``timeout`` seconds)."""
+        deadline = time.monotonic() + max(0.0, min(timeout, 30.0))
+        while True:
+            with self._cond:
+                version = self._version
+            state = wall_state(store, wall)
+            left = deadline - time.monotonic()
+            if known_since is None or state["since"] != known_since or left <= 0:
+                return state
+            with self._cond:
+                if self._version == version:
+                    self._cond.wait(left)

@@ -88,15 +88,18 @@ def draw_map(store: Store, data: dict[str, Any], net: RoadNetwork | None, radius
             xs, ys = zip(*t["route"])
             ax.plot(xs, ys, color="#3cdc78", linewidth=2.2)
             ax.plot(xs[0], ys[0], "o", color="#3cdc78", markersize=6)
-    kinds = {"emergency_shelter": ("^", "#2fd08a"), "medical_point": ("P", "#ffffff"),
-             "material_depot": ("s", "#c08cff"), "hazard_source": ("D", "#e8363b"),
-             "fire_rescue_station": ("h", "#ff503c"), "micro_station": ("o", "#78f0aa")}
-    for kind, (marker, colour) in kinds.items():
+    from matplotlib import font_manager
+    font_manager.fontManager.addfont(str(_font_path(FONT_CACHE)))
+    cjk = font_manager.FontProperties(fname=str(_font_path(FONT_CACHE)), size=8)
+    kinds = {"emergency_shelter": ("^", "#2fd08a", "避难场所"), "medical_point": ("P", "#ffffff", "医疗点"),
+             "material_depot": ("s", "#c08cff", "物资库"), "hazard_source": ("D", "#e8363b", "重大危险源"),
+             "fire_rescue_station": ("h", "#ff503c", "消防站"), "micro_station": ("o", "#78f0aa", "微型救援站")}
+    for kind, (marker, colour, label) in kinds.items():
         pts = [point_of(e.geometry) for e in store.entities(kind=kind)]
         pts = [p for p in pts if p and abs(p[0] - x0) < dx and abs(p[1] - y0) < dy]
         if pts:
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, c=colour, s=40, zorder=3,
-                       edgecolors="#07142b", linewidths=0.5, label=kind)
+                       edgecolors="#07142b", linewidths=0.5, label=label)
     ax.plot([x0], [y0], marker="*", color="#e8363b", markersize=22, markeredgecolor="white", zorder=5)
     ax.set_xlim(x0 - dx, x0 + dx)
     ax.set_ylim(y0 - dy, y0 + dy)
@@ -104,7 +107,8 @@ def draw_map(store: Store, data: dict[str, Any], net: RoadNetwork | None, radius
     ax.tick_params(colors="#9fb6cc", labelsize=7)
     for s in ax.spines.values():
         s.set_color("#3b5b85")
-    ax.legend(loc="lower right", fontsize=7, facecolor="#07142b", labelcolor="#e6f1ff", framealpha=0.8)
+    ax.plot([], [], color="#3cdc78", linewidth=2.2, label="出动路线")
+    ax.legend(loc="lower right", prop=cjk, facecolor="#07142b", labelcolor="#e6f1ff", framealpha=0.8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", facecolor=fig.get_facecolor())
     plt.close(fig)
@@ -130,8 +134,10 @@ def render_html(data: dict[str, Any], map_png: bytes) -> str:
     p = inc.properties
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>应急评估报告 #{inc.id}</title>
+<link rel="stylesheet" href="/assets/fonts.css">
 <style>
-body {{ font-family: "Noto Sans SC Subset", "Noto Sans SC", sans-serif; margin: 32px; color: #10223f; }}
+body {{ font-family: "Noto Sans SC Subset", "Noto Sans SC", "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC",
+       "Source Han Sans SC", sans-serif; margin: 32px; color: #10223f; }}
 h1 {{ font-size: 26px; margin: 0 0 4px; }} h2 {{ font-size: 18px; border-bottom: 2px solid #1f5fa8; padding-bottom: 4px; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 13px; }} td, th {{ border: 1px solid #c6d3e3; padding: 4px 8px; text-align: left; }}
 th {{ background: #e9f0f8; }} .kv td:first-child {{ width: 180px; color: #4a6282; }}

@@ -19,6 +19,7 @@ from core.wall import WallModeError, set_wall_mode, wall_state
 from . import incidents, publish
 from .dispatching import candidates, plan
 from .drills import DrillRun, load_drills
+from .panels import STATUS
 from .places import LAYERS, entities_of, road_network
 from .report import ReportError, write_report
 
@@ -119,7 +120,8 @@ def console() -> Any:
     return flask.render_template_string(
         TEMPLATE.read_text(encoding="utf-8"), t=lambda m: host.translator.gettext(m, lang), lang=lang,
         identity=current_identity(), incidents=incs, candidates=detail, kinds=incidents.KINDS,
-        states=incidents.STATE_TEXT, depots=depots, drills=drills, runs=runs, alerts=alerts,
+        states=incidents.STATE_TEXT, labels={**incidents.STATE_TEXT, **incidents.EVENT_TEXT},
+        status={k: v[:2] for k, v in STATUS.items()}, depots=depots, drills=drills, runs=runs, alerts=alerts,
         pubs=publish.publications(store, 15), levels=publish.LEVELS, groups=publish.GROUPS, areas=areas,
         wall=wall_state(store, _settings().wall), fmt=lambda ts: time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
         if ts else "–", timeline=lambda i: incidents.timeline(store, i))

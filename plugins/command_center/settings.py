@@ -15,6 +15,11 @@ class CommandSettings(BaseModel):
     circle_minutes: float = Field(15.0, ge=1, le=120, description="Rapid response circle, minutes")
     auto_incident_severity: int = Field(1, ge=0, le=4,
                                         description="Alerts at this level or worse open an incident (0: never)")
+    auto_incident_plugins: list[str] = Field(default_factory=list,
+                                             description="Only these plugins' alerts open incidents by themselves (empty: all)")
+    cooldown_min: float = Field(30.0, ge=0, le=1440,
+                                description="After an incident closes, new alerts on the same entity for this long are "
+                                            "recorded on it instead of opening a new one")
     merge_km: float = Field(2.0, ge=0, le=50, description="A new alert this close to an open incident joins it")
     switch_wall: bool = Field(True, description="An auto-opened incident switches the leaders' wall to incident mode")
     wall: str = Field("leaders", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Which wall to switch")

@@ -31,6 +31,14 @@ def on_alert(store: Store, bus: Bus | None, settings: CommandSettings, alert_id:
     if alert is None or alert.plugin == "command_center" and not (alert.details or {}).get("drill"):
         return None
     drill = bool((alert.details or {}).get("drill"))
+    if settings.auto_incident_plugins and alert.plugin not in settings.auto_incident_plugins and not drill:
+        return None
+    recent = _recently_closed(store, alert, settings.cooldown_min * 60) if not drill else None
+    if recent is not None and alert.incident_id is None:
+        incidents.record(store, recent.id, "system", "message",
+                         f"结案后再次报警 #{alert_id}: {alert.title} (未自动新建事件, 请值班人员研判)",
+                         {"alert_id": alert_id, "plugin": alert.plugin, "severity": alert.severity})
+        return None
     if alert.incident_id is None:
         near = _nearby_open(store, alert, settings.merge_km, drill)
         if near is not None:
@@ -51,6 +59,22 @@ def on_alert(store: Store, bus: Bus | None, settings: CommandSettings, alert_id:
     if settings.switch_wall and wall_state(store, settings.wall)["mode"] != "incident":
         set_wall_mode(store, bus, "incident", "system", inc.id, settings.wall)
     return inc.id
+
+
+def _recently_closed(store: Store, alert: Alert, window_s: float):
+    """The incident closed within ``window_s`` that this alert's entity already belonged to, if any."""
+    if window_s <= 0 or not alert.entity_id:
+        return None
+    from sqlmodel import select
+    from core.twin import Incident
+    with store.session() as db:
+        rows = db.scalars(select(Alert.incident_id).where(Alert.entity_id == alert.entity_id,
+                                                          Alert.incident_id.isnot(None))).all()
+        for inc_id in sorted(set(rows), reverse=True):
+            inc = db.get(Incident, inc_id)
+            if inc is not None and inc.state == "closed" and inc.closed_at and time.time() - inc.closed_at < window_s:
+                return inc
+    return None
 
 
 def _nearby_open(store: Store, alert: Alert, merge_km: float, drill: bool):
