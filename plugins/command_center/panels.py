@@ -260,11 +260,20 @@ def incident_card(ctx: PanelContext) -> Any:
     events = incidents.timeline(ctx.store, inc.id)
     times = incidents.response_times(inc, events)
     idx = STATES.index(inc.state)
-    steps = [html.Span(STATE_TEXT[s][0 if ctx.lang == "zh" else 1], style={
-        "padding": "4px 12px", "marginRight": "4px", "borderRadius": "3px", "fontSize": "17px",
-        "background": "#1f5fa8" if i < idx else ("#e8363b" if i == idx and s != "closed" else
-                                                 "#2fd08a" if i == idx else "#132a4d"),
-        "color": "#e6f1ff"}) for i, s in enumerate(STATES)]
+    seen = {e.kind for e in events} | {"intake"}
+
+    def step_style(i: int, s: str) -> dict[str, str]:
+        if i == idx:
+            bg = "#2fd08a" if s == "closed" else "#e8363b"
+        elif i < idx:
+            bg = "#1f5fa8" if s in seen else "#132a4d"        # a skipped step (e.g. no warning) stays dim
+        else:
+            bg = "#132a4d"
+        return {"padding": "4px 12px", "marginRight": "4px", "borderRadius": "3px", "fontSize": "17px",
+                "background": bg, "color": "#e6f1ff" if i <= idx and (s in seen or i == idx) else "#6f86a6",
+                "textDecoration": "line-through" if i < idx and s not in seen else "none"}
+    steps = [html.Span(STATE_TEXT[s][0 if ctx.lang == "zh" else 1], style=step_style(i, s))
+             for i, s in enumerate(STATES)]
 
     def dur(v: float | None) -> str:
         return "–" if v is None else f"{v / 60:.1f}"
