@@ -10,13 +10,14 @@ import pluggy
 
 from . import PLUGIN_API_VERSION
 from .bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
-                  ReadingsIngested)
+                  ReadingsIngested, VideoDetection)
 from .contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, Reading, RouteSpec,
                             Severity, SourceSpec, ThresholdRule)
 from .errors import ConfigError, PluginError, TwinboardError
-from .panel_context import PanelContext
+from .panel_context import PanelContext, Selection
 from .runtime import SourceContext
 from .store import LatestValue, Store
+from .twin import Alert, Entity
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
@@ -24,7 +25,9 @@ hookimpl = pluggy.HookimplMarker("twinboard")
 __all__ = [
     "PLUGIN_API_VERSION", "hookimpl",
     "AlertAcknowledged", "AlertClosed", "AlertRaised", "Bus", "Event", "PluginStateChanged",
-    "ReadingsIngested", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec", "Reading",
+    "ReadingsIngested", "VideoDetection", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec", "Reading",
     "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
-    "TwinboardError", "PanelContext", "SourceContext", "LatestValue", "Store",
+    "TwinboardError", "PanelContext", "Selection", "SourceContext", "LatestValue", "Store",
+    # the store's rows: Entity to build twin entities for Store.upsert, Alert as Store.alerts returns it
+    "Entity", "Alert",
 ]

@@ -86,6 +86,28 @@ class WallModeChanged(Event):
     actor: str = ""
 
 
+@dataclass(frozen=True)
+class VideoDetection(Event):
+    """A video detector saw something on a camera (smoke, fire, a person, a blocked exit...).
+
+    The plugin that runs the detector publishes it with ``SourceContext.publish_detection`` (the host
+    fills ``plugin`` and checks the fields); every enabled plugin receives it through its ``on_event``
+    hook, so one plugin can act on another's detector without importing it. ``ts`` is the frame's
+    time. A detection is a machine's claim: a receiver should have a person review it before acting.
+    """
+
+    plugin: str = ""              # the publishing plugin (set by the host)
+    source: str = ""              # its source, e.g. the camera loop
+    camera_id: str = ""           # the camera's entity id in the publisher's twin
+    kind: str = ""                # what was seen, lower_snake_case: "smoke", "fire", "person", "no_helmet"...
+    confidence: float = 0.0       # 0..1
+    box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 as fractions of the frame
+    snapshot: str = ""            # URL of the evidence frame, "" when none
+    bearing_deg: float | None = None  # compass bearing of the box centre, for a PTZ/lookout camera
+    event_id: str = ""            # the same id for repeated detections of one event
+    alert_id: int | None = None   # the publisher's own alert about it, if it raised one
+
+
 Subscriber = Callable[[Event], None]
 
 

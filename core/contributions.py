@@ -43,7 +43,7 @@ class EntityKind:
     icon: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     """One value of one metric of one entity at one time (epoch seconds, UTC)."""
 
@@ -52,6 +52,26 @@ class Reading:
     ts: float
     value: float
     unit: str = ""
+
+
+def _reading_setters() -> Callable[..., None]:
+    # Sources build tens of thousands of readings a second. The generated frozen __init__ sets each field
+    # through object.__setattr__; setting the slots directly is about twice as fast. Same signature, and a
+    # Reading stays frozen, comparable and hashable (tests/test_store.py).
+    s_entity, s_metric, s_ts, s_value, s_unit = (Reading.__dict__[f].__set__
+                                                 for f in ("entity_id", "metric", "ts", "value", "unit"))
+
+    def __init__(self: Reading, entity_id: str, metric: str, ts: float, value: float, unit: str = "") -> None:
+        s_entity(self, entity_id)
+        s_metric(self, metric)
+        s_ts(self, ts)
+        s_value(self, value)
+        s_unit(self, unit)
+    __init__.__qualname__ = "Reading.__init__"
+    return __init__
+
+
+Reading.__init__ = _reading_setters()  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,8 @@ class PanelSpec:
     stale_after_s: float | None = None
     #: clientside kind: "html" (server-rendered children) or "deck" (a pydeck JSON spec)
     kind: str = "html"
+    #: re-render at once when the user picks something on a map of the screen (``ctx.selection``)
+    follows_selection: bool = False
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,9 @@ def on_startup(store: Store, bus: Bus, settings: Any) -> None:
 
 
 @hookspec
-def on_event(event: Event, store: Store) -> None:
-    """Called for every event on the host's bus (readings ingested, alerts, plugin state).
+def on_event(event: Event, store: Store, settings: Any) -> None:
+    """Called for every event on the host's bus (readings ingested, alerts, plugin state, other
+    plugins' video detections), with this plugin's current settings.
 
     Runs on the publishing thread: keep it short, hand heavy work to a source.
     An exception is contained and recorded against the plugin.

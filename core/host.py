@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import PLUGIN_API_VERSION, __version__
 from .alerting import AlertEngine
-from .bus import Bus, Event, PluginStateChanged, ReadingsIngested
+from .bus import Bus, Event, PluginStateChanged, ReadingsIngested, VideoDetection
 from .contributions import EntityKind, PanelSpec, Reading, RouteSpec
 from .i18n import Translator
 from .manifest import Manifest
@@ -46,7 +47,7 @@ class Host:
         self.translator = Translator()
         self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
         self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store,
-                               raise_alert=self.raise_alert)
+                               raise_alert=self.raise_alert, publish_detection=self.publish_detection)
         self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
         self.contributions: dict[str, Contributions] = {}
         self._lock = threading.RLock()
@@ -226,6 +227,24 @@ class Host:
                                          entity_id=draft.entity_id, severity=int(draft.severity), title=draft.title))
         return alert
 
+    def publish_detection(self, plugin: str, detection: VideoDetection) -> VideoDetection:
+        """Publish a plugin's video detection on the bus (``SourceContext.publish_detection`` calls this).
+
+        The event is stamped with ``plugin`` and checked first (ValueError): a camera id and a kind, a
+        finite confidence in 0..1, a box of four fractions with x1 <= x2 and y1 <= y2.
+        """
+        d = detection
+        if not d.camera_id or not d.kind:
+            raise ValueError("a video detection needs a camera_id and a kind")
+        if not (math.isfinite(d.confidence) and 0.0 <= d.confidence <= 1.0):
+            raise ValueError(f"detection confidence {d.confidence!r} is not in 0..1")
+        if d.box is not None and (len(d.box) != 4 or not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in d.box)
+                                  or d.box[0] > d.box[2] or d.box[1] > d.box[3]):
+            raise ValueError(f"detection box {d.box!r} is not x1, y1, x2, y2 fractions of the frame")
+        if d.plugin != plugin:
+            d = replace(d, plugin=plugin)
+        return self.bus.publish(d)  # type: ignore[return-value]
+
     # -- look-ups -----------------------------------------------------------------------------
     def panel(self, panel_id: str) -> tuple[str, PanelSpec | None]:
         """(plugin, spec) for a panel id; spec is None when the plugin is not enabled or lacks it."""
@@ -262,4 +281,5 @@ class Host:
 
     def _dispatch_on_event(self, event: Event) -> None:
         for name in self.plugins.names(PluginStatus.ENABLED):
-            self.plugins.call(name, "on_event", event=event, store=self.store)
+            self.plugins.call(name, "on_event", event=event, store=self.store,
+                              settings=self.plugins.records[name].settings)

@@ -6,7 +6,36 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
 from .store import Store
+
+
+class Selection(BaseModel):
+    """What the user last picked on a map of the screen (sent by the browser; validated, never trusted).
+
+    ``id`` is the picked row's entity id when it has one; ``lon``/``lat`` the clicked ground point;
+    ``ts`` the browser's clock (epoch seconds); ``panel`` the placed panel clicked ("<uid>/<key>").
+    """
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    ts: float = Field(0.0, ge=0, allow_inf_nan=False)
+    id: str | None = Field(None, max_length=200)
+    layer: str | None = Field(None, max_length=200)
+    panel: str | None = Field(None, max_length=300)
+
+    @classmethod
+    def parse(cls, raw: Any) -> Selection | None:
+        """A valid selection from the browser's store, or None (nothing picked, or not well-formed)."""
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls.model_validate(raw)
+        except ValidationError:
+            return None
 
 
 @dataclass
@@ -22,6 +51,8 @@ class PanelContext:
     translate: Any = field(repr=False, default=None)
     now: float = field(default_factory=time.time)
     data_time: float | None = None
+    #: the user's last pick on a map of this screen (panels with ``follows_selection`` re-render on it)
+    selection: Selection | None = None
 
     @property
     def lang(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bus import VideoDetection
 from .contributions import AlertDraft, Heartbeat, Reading, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class SourceContext:
     #: the twin store, for reading entity definitions (write readings through ``ingest``)
     store: Any = field(default=None, repr=False)
     _raise_alert: Callable[[str, AlertDraft], Any] | None = field(default=None, repr=False)
+    _publish_detection: Callable[[str, VideoDetection], VideoDetection] | None = field(default=None, repr=False)
 
     def raise_alert(self, draft: AlertDraft) -> Any:
         """Open (or escalate) an alert through the host: stored, de-duplicated, published on the bus.
@@ -38,6 +40,25 @@ class SourceContext:
         if self._raise_alert is None:
             raise RuntimeError("this source runs without a host; no alert can be raised")
         return self._raise_alert(self.plugin, draft)
+
+    def publish_detection(self, camera_id: str, kind: str, confidence: float, *, ts: float | None = None,
+                          box: Sequence[float] | None = None, snapshot: str = "", bearing_deg: float | None = None,
+                          event_id: str = "", alert_id: int | None = None) -> VideoDetection | None:
+        """Tell every plugin that this source's detector saw ``kind`` on ``camera_id`` (a ``VideoDetection``
+        on the host's bus, delivered to each enabled plugin's ``on_event``).
+
+        ``ts`` is the frame time (default now), ``box`` x1, y1, x2, y2 as fractions of the frame. The host
+        sets ``plugin`` and raises ValueError for an empty camera id or kind, a confidence outside 0..1 or
+        a box outside the frame. Returns the published event; None when the source runs without a host
+        (tests, replay), where nobody could receive it.
+        """
+        if self._publish_detection is None:
+            return None
+        det = VideoDetection(source=self.source, camera_id=str(camera_id), kind=str(kind), confidence=float(confidence),
+                             box=tuple(float(v) for v in box) if box is not None else None,  # type: ignore[arg-type]
+                             snapshot=snapshot, bearing_deg=None if bearing_deg is None else float(bearing_deg),
+                             event_id=str(event_id), alert_id=alert_id, **({"ts": float(ts)} if ts is not None else {}))
+        return self._publish_detection(self.plugin, det)
 
     def ingest(self, readings: Sequence[Reading]) -> int:
         """Store readings (one transaction), publish them on the bus, run alert rules."""
@@ -60,13 +81,14 @@ class SourceRunner:
     def __init__(self, plugin: str, spec: SourceSpec, settings: Any, ingest: IngestFn,
                  on_failure: Callable[[str, str, str], None] | None = None,
                  backoff: tuple[float, float] = (0.5, 30.0), store: Any = None,
-                 raise_alert: Callable[[str, AlertDraft], Any] | None = None) -> None:
+                 raise_alert: Callable[[str, AlertDraft], Any] | None = None,
+                 publish_detection: Callable[[str, VideoDetection], VideoDetection] | None = None) -> None:
         self.plugin, self.spec = plugin, spec
         self.key = f"{plugin}.{spec.name}"
         self.heartbeat = Heartbeat()
         self._stop = threading.Event()
         self._ctx = SourceContext(plugin, spec.name, settings, self._stop, self.heartbeat, ingest, store,
-                                  raise_alert)
+                                  raise_alert, publish_detection)
         self._on_failure = on_failure
         self._backoff = backoff
         self._thread: threading.Thread | None = None
@@ -118,9 +140,11 @@ class Runtime:
 
     def __init__(self, ingest: IngestFn, on_failure: Callable[[str, str, str], None] | None = None,
                  store: Any = None, backoff: tuple[float, float] = (0.5, 30.0),
-                 raise_alert: Callable[[str, AlertDraft], Any] | None = None) -> None:
+                 raise_alert: Callable[[str, AlertDraft], Any] | None = None,
+                 publish_detection: Callable[[str, VideoDetection], VideoDetection] | None = None) -> None:
         self._ingest = ingest
         self._raise_alert = raise_alert
+        self._publish_detection = publish_detection
         self._store = store
         self._backoff = backoff
         self._on_failure = on_failure
@@ -133,7 +157,7 @@ class Runtime:
         with self._lock:
             for spec in specs:
                 runner = SourceRunner(plugin, spec, settings, self._ingest, self._on_failure, self._backoff, self._store,
-                                      self._raise_alert)
+                                      self._raise_alert, self._publish_detection)
                 self._runners[runner.key] = runner
                 runner.start()
 

@@ -212,6 +212,11 @@ class Store:
         with self.session() as db:
             return list(db.scalars(q.order_by(twin.Entity.id)).all())
 
+    def entity(self, entity_id: str) -> twin.Entity | None:
+        """One entity by id (None when there is none)."""
+        with self.session() as db:
+            return db.get(twin.Entity, entity_id)
+
     def sites(self) -> list[twin.Site]:
         with self.session() as db:
             return list(db.scalars(select(twin.Site).order_by(twin.Site.id)).all())

@@ -412,3 +412,57 @@ def test_warning_for_a_circle_drawn_in_the_console(app) -> None:
     assert client.post(f"{CC}/warnings/{pub['id']}/publish", headers=h).status_code == 400
     assert client.post(f"{CC}/warnings/{pub['id']}/review", headers=h).get_json()["state"] == "reviewed"
     assert client.post(f"{CC}/warnings/{pub['id']}/publish", headers=h).get_json()["state"] == "published"
+
+
+def test_realarm_after_closure_is_recorded_not_a_new_incident_and_plugins_can_be_limited(app) -> None:
+    host = host_of(app)
+    store = host.store
+    team = store.entities(kind="emergency_team")[0]
+    a1 = host.raise_alert("alerts", AlertDraft("x.rule", team.id, Severity.I, "首次报警"))
+    with store.session() as db:
+        inc_id = db.get(Alert, a1.id).incident_id
+    incidents.close(store, inc_id, "m", "处置完毕")
+    a2 = host.raise_alert("alerts", AlertDraft("x.rule", team.id, Severity.I, "再次报警"))
+    with store.session() as db:
+        assert db.get(Alert, a2.id).incident_id is None
+    assert len(incidents.incidents(store)) == 1
+    assert "再次报警" in incidents.timeline(store, inc_id)[-1].message
+    host.update_settings("command_center", {"auto_incident_plugins": ["chemical_park"], "cooldown_min": 0}, "test")
+    other = store.entities(kind="micro_station")[0]
+    a3 = host.raise_alert("alerts", AlertDraft("y.rule", other.id, Severity.I, "其他插件报警"))
+    with store.session() as db:
+        assert db.get(Alert, a3.id).incident_id is None
+    assert len(incidents.incidents(store)) == 1
+
+
+def test_wall_long_poll_answers_when_the_mode_changes(app) -> None:
+    import threading
+    from core.wall import WallWatcher
+    host = host_of(app)
+    watcher = WallWatcher(host.bus)
+    first = watcher.wait(host.store, "leaders", None, 5)            # no known state: answers at once
+    inc = incidents.open_incident(host.store, "m", kind="fire", title="长轮询", lon=121.45, lat=28.67)
+    got: list[dict] = []
+    waiter = threading.Thread(target=lambda: got.append(watcher.wait(host.store, "leaders", first["since"], 20)))
+    waiter.start()
+    set_wall_mode(host.store, host.bus, "incident", "m", inc.id)
+    waiter.join(25)
+    assert got and got[0]["mode"] == "incident" and got[0]["incident_id"] == inc.id
+    client = app.server.test_client()
+    assert client.get("/api/wall?since=abc&wait=1").status_code in (400, 302, 401)
+
+
+def test_incident_timeline_publication_and_wall_on_sqlite_and_postgresql(any_store) -> None:
+    """The command centre's tables (migration 0004) through the same store code on both databases."""
+    from core.migrate import upgrade
+    upgrade(any_store.engine)
+    inc = incidents.open_incident(any_store, "duty", kind="flood", title="内涝 <x>", lon=121.45, lat=28.67,
+                                  description="'; DROP TABLE incident_event; --")
+    incidents.assess(any_store, inc.id, "duty", 3, "积水 40 厘米")
+    assert [e.kind for e in incidents.timeline(any_store, inc.id)] == ["intake", "assessment"]
+    area = publish.circle_area((121.45, 28.67), 2000)
+    with pytest.raises(publish.PublicationError, match="empty"):
+        publish.draft(any_store, "duty", level="blue", title="t", message="", groups=["villages"], area=area)
+    state = set_wall_mode(any_store, None, "incident", "duty", inc.id)
+    assert state["incident_id"] == inc.id and wall_state(any_store)["mode"] == "incident"
+    assert incidents.get(any_store, inc.id).properties["description"] == "'; DROP TABLE incident_event; --"

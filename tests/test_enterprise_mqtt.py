@@ -313,3 +313,55 @@ def test_demo_broker_never_outlives_a_killed_host(tmp_path):
         except OSError:
             return True
     assert _wait(down, timeout=10)
+
+
+def test_source_thread_decodes_stores_then_acknowledges_per_connection():
+    """Without a broker: what the network thread queues is decoded on the source thread, stored in one call,
+    and only then acknowledged, and only to the connection that delivered it; a failed store acks nothing."""
+    reg = _registry()
+    ing = MqttIngest(host="127.0.0.1", port=1, devices=reg, client_id="unit", linger_s=2.0, idle_s=0.01,
+                     batch_max=1000)
+    ing._refresh_registry()
+    acked: list[list[int]] = []
+    order: list[str] = []
+
+    class Client:
+        def ack_many(self, mids):
+            order.append("ack")
+            acked.append(list(mids))
+    ing.client = Client()
+    now = round(time.time(), 3)
+    good = json.dumps({"ts": now, "gas_lel_pct": 1.5}).encode()
+    ing._generation = 1
+    ing._on_messages([_topic("jk-sewing-gd1").encode(), b"twinboard/ep/x/gas/nobody/data"], [good, good], [1, 2])
+    ing._generation = 2                                           # reconnected: mids 1 and 2 belong to the old link
+    other = _topic("jj-autoparts-gd1").encode()
+    ing._on_messages([other, other], [good, good], [1])           # the second one came with QoS 0
+    stored: list = []
+
+    def ingest(readings):
+        order.append("store")
+        stored.extend(readings)
+        return len(readings)
+    t0 = time.monotonic()
+    batch = ing._gather()
+    assert time.monotonic() - t0 < 1.0                           # the burst went quiet: no full linger
+    assert ing._store(batch, ingest) == 4 and order == ["store", "ack"]
+    assert [(r.entity_id, r.metric, r.value) for r in stored] == [("ep.dev.jk-sewing-gd1", "gas_lel_pct", 1.5),
+                                                                  ("ep.dev.jj-autoparts-gd1", "gas_lel_pct", 1.5),
+                                                                  ("ep.dev.jj-autoparts-gd1", "gas_lel_pct", 1.5)]
+    assert acked == [[1]]                                         # QoS 1 of the current connection only
+    assert ing.stats.unknown == 1 and ing.stats.accepted == 3 and ing.stats.messages == 4
+
+    ing._on_messages([_topic("jk-sewing-gd1").encode()], [good], [7])
+
+    def failing(readings):
+        raise RuntimeError("database is locked")
+    with pytest.raises(RuntimeError):
+        ing._store(ing._gather(), failing)
+    assert acked == [[1]]                                         # nothing acknowledged: the broker redelivers
+
+    ing.batch_max = 2                                             # a batch never takes more reads than batch_max
+    for mid in (8, 9, 10):
+        ing._on_messages([_topic("jk-sewing-gd1").encode()], [good], [mid])
+    assert ing._gather().messages == 2 and ing._gather().messages == 1

@@ -90,6 +90,40 @@ def test_decoder_accepts_ints_and_optional_fields(decoder):
     assert isinstance(decoder.decode("other/xiachen/smoke/s1/data", b"{}"), Rejected)
 
 
+def test_batch_decoding_gives_exactly_what_one_by_one_decoding_gives(decoder):
+    """The ingest hot path (decode_batch on raw topic bytes, cached routes) against decode(), message by
+    message, over good and bad messages mixed: the same readings in order, the same rejections."""
+    t = time.time()
+    meter, smoke = "twinboard/ep/xiachen/meter/m1/data", "twinboard/ep/xiachen/smoke/s1/data"
+    msgs = [(meter, b'{"ts": %f, "power_kw": 12, "energy_kwh": 3.5, "voltage_v": 230}' % t),
+            (smoke, b'{"ts": %f, "alarm": false, "battery_pct": 80}' % t),
+            (meter, b'{"ts": %f, "power_kw": "12", "energy_kwh": 1}' % t),                 # malformed
+            (smoke, b'{"ts": %f, "alarm": true, "pad": "%s"}' % (t, b"x" * 300)),          # oversized
+            ("twinboard/ep/xiachen/gas/nobody/data", b'{"ts": %f, "gas_lel_pct": 1}' % t),  # unknown
+            (meter, b'{"ts": 1000, "power_kw": 1, "energy_kwh": 1}'),                       # too old
+            (meter, b'{"ts": %f, "power_kw": NaN, "energy_kwh": 1}' % t),                   # NaN
+            (smoke, b'{"ts": %f, "alarm": true}' % (t + 1)),
+            (meter, b'{"ts": %f, "power_kw": 13, "energy_kwh": 3.6}' % (t + 1))]
+    items = [(topic.encode(), payload) for topic, payload in msgs]
+    items.insert(4, (b"twinboard/ep/\xff/meter/m1/data", b"{}"))                           # topic not UTF-8
+    for _ in range(2):                                                                      # cold, then cached routes
+        out: list = []
+        rejected = dict(decoder.decode_batch([tp for tp, _ in items], [pl for _, pl in items], t, out))
+        expected, kinds = [], {}
+        for i, (topic, payload) in enumerate(items):
+            try:
+                r = decoder.decode(topic.decode(), payload, now=t)
+            except UnicodeDecodeError:
+                r = Rejected("malformed", repr(topic), "topic is not UTF-8")
+            if isinstance(r, Rejected):
+                kinds[i] = (r.kind, r.reason)
+            else:
+                expected.extend(r)
+        assert out == expected and len(out) == 3 + 2 + 1 + 2
+        assert {i: (r.kind, r.reason) for i, r in rejected.items()} == kinds
+        assert sorted(r.kind for r in rejected.values()) == ["malformed"] * 4 + ["oversized", "unknown"]
+
+
 # -- hazard loop --------------------------------------------------------------------------------------
 def test_hazard_loop_with_audit_photos_and_wrong_steps(make_twin_app):
     _, host = plugin_app(make_twin_app)

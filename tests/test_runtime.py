@@ -96,3 +96,54 @@ def test_source_raises_alert_with_details_through_the_host(make_twin_app) -> Non
     [alert] = host.store.alerts()
     assert alert.details == {"box": [0.1, 0.2, 0.3, 0.4], "frame": 7} and alert.plugin == "cam"
     assert len(raised) == 1  # repeated drafts of the same (rule, entity) do not re-publish
+
+
+def test_source_publishes_a_video_detection_that_every_plugin_receives(make_twin_app) -> None:
+    """A detector plugin's source calls ctx.publish_detection; another plugin (which imports nothing of it)
+    gets the VideoDetection through on_event, with its own settings; bad detections are refused."""
+    import pytest
+    from pydantic import BaseModel
+
+    from core.api import VideoDetection, hookimpl
+    from core.testing import make_manifest, plugin_module
+
+    published, refused = [], []
+
+    def poll(ctx):
+        if not published:
+            published.append(ctx.publish_detection("det.cam1", "person", 0.9, ts=1_790_000_000.0,
+                                                   box=(0.1, 0.2, 0.3, 0.6), snapshot="/snap/1.jpg", event_id="e1"))
+            for bad in ({"confidence": 1.5}, {"box": (0.5, 0.2, 0.3, 0.6)}, {"box": (0.1, 0.2, 0.3, 2.0)},
+                        {"camera_id": ""}, {"confidence": float("nan")}):
+                args = {"camera_id": "det.cam1", "kind": "person", "confidence": 0.5, **bad}
+                try:
+                    ctx.publish_detection(args.pop("camera_id"), args.pop("kind"), args.pop("confidence"), **args)
+                except ValueError as exc:
+                    refused.append(str(exc))
+        return []
+
+    class WatchSettings(BaseModel):
+        min_confidence: float = 0.8
+
+    got = []
+    detector = plugin_module("det", register_sources=hookimpl(lambda: [SourceSpec("cam", interval_s=0.05, poll=poll)]))
+    watcher = plugin_module("watch", register_settings_model=hookimpl(lambda: WatchSettings),
+                            on_event=hookimpl(lambda event, settings: got.append((event, settings.min_confidence))
+                                              if isinstance(event, VideoDetection) else None))
+    app = make_twin_app(plugins=[(detector, make_manifest("det")), (watcher, make_manifest("watch"))])
+    host = app.server.config["TWINBOARD_HOST"]
+    assert _wait(lambda: got and len(refused) == 5)
+    [(ev, min_conf)] = got
+    assert min_conf == 0.8 and ev is published[0] and ev.seq > 0
+    assert (ev.plugin, ev.source, ev.camera_id, ev.kind, ev.confidence) == ("det", "cam", "det.cam1", "person", 0.9)
+    assert ev.box == (0.1, 0.2, 0.3, 0.6) and ev.ts == 1_790_000_000.0 and ev.as_dict()["topic"] == "VideoDetection"
+    # the host stamps the publishing plugin: a detection cannot claim to come from someone else
+    forged = host.publish_detection("det", VideoDetection(plugin="watch", camera_id="c", kind="smoke", confidence=0.5))
+    assert forged.plugin == "det"
+    with pytest.raises(ValueError, match="camera_id and a kind"):
+        host.publish_detection("det", VideoDetection(camera_id="c", kind="", confidence=0.5))
+    # without a host (tests, replays) there is nobody to tell: no error, nothing published
+    from core.contributions import Heartbeat
+    from core.runtime import SourceContext
+    assert SourceContext("det", "cam", None, threading.Event(), Heartbeat(), lambda *a: 0).publish_detection(
+        "det.cam1", "person", 0.9) is None

@@ -26,6 +26,21 @@ def test_ingest_and_latest(any_store) -> None:
     assert any_store.series("s3", "t", since=102.0) == [(102.0, 32.0), (103.0, 33.0), (104.0, 34.0)]
 
 
+def test_reading_is_a_frozen_value_with_a_fast_constructor() -> None:
+    import dataclasses
+    import pickle
+    r = Reading("e1", "level", 1.5, 2.0)
+    assert r == Reading(entity_id="e1", metric="level", ts=1.5, value=2.0, unit="") and r.unit == ""
+    assert hash(r) == hash(Reading("e1", "level", 1.5, 2.0)) and len({r, Reading("e1", "level", 1.5, 2.0)}) == 1
+    assert r != Reading("e1", "level", 1.5, 2.0, "m") and repr(r).startswith("Reading(entity_id='e1'")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.value = 3.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Reading("e1", "level", 1.5)  # type: ignore[call-arg]
+    assert dataclasses.replace(r, value=3.0).value == 3.0 and pickle.loads(pickle.dumps(r)) == r
+    assert dataclasses.asdict(r) == {"entity_id": "e1", "metric": "level", "ts": 1.5, "value": 2.0, "unit": ""}
+
+
 def test_redelivered_readings_are_not_duplicated(any_store) -> None:
     batch = [Reading("a", "m", 1.0, 1.0), Reading("a", "m", 2.0, 2.0)]
     any_store.ingest(batch)

@@ -48,7 +48,6 @@ def register_twin_models() -> list[Path]:
 
 @hookimpl
 def register_sources(settings: CommandSettings) -> list[SourceSpec]:
-    _state["settings"] = settings  # called on every (re)activation: settings edited in /admin apply here
     if not settings.simulate:
         return []
     return [SourceSpec("tracker", interval_s=settings.interval_s, poll=TeamTracker(settings).poll)]
@@ -61,15 +60,15 @@ def register_routes() -> list:
 
 @hookimpl
 def on_startup(store: Any, bus: Any, settings: CommandSettings) -> None:
-    _state.update(bus=bus, settings=settings)
+    _state.update(bus=bus)
     # The report's PDF font is unpacked once per checkout; do it now, off the request path.
     threading.Thread(target=report.warm_fonts, name="cc-fonts", daemon=True).start()
 
 
 @hookimpl
-def on_event(event: Any, store: Any) -> None:
-    if isinstance(event, AlertRaised) and "settings" in _state:
-        switching.on_alert(store, _state.get("bus"), _state["settings"], event.alert_id, event.severity)
+def on_event(event: Any, store: Any, settings: CommandSettings) -> None:
+    if isinstance(event, AlertRaised):
+        switching.on_alert(store, _state.get("bus"), settings, event.alert_id, event.severity)
 
 
 @hookimpl

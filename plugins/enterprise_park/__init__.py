@@ -17,7 +17,7 @@ from typing import Any, Literal
 import flask
 from pydantic import BaseModel, Field
 
-from core.api import EntityKind, PanelSpec, Reading, RouteSpec, SourceSpec, hookimpl
+from core.api import EntityKind, PanelSpec, Reading, RouteSpec, SourceSpec, VideoDetection, hookimpl
 
 from . import ai_patrol, broker, inspections, panels
 from .mqtt_source import STATS, IngestStats, MqttIngest
@@ -53,6 +53,8 @@ class Settings(BaseModel):
     inspection_check_s: float = Field(30.0, ge=1, le=3600, description="how often overdue hazards are checked")
     online_window_s: float = Field(600.0, ge=10, description="a device counts as online this long after a reading")
     ai_min_confidence: float = Field(0.5, ge=0, le=1, description="AI detections below this are ignored")
+    ai_accept_unassigned: bool = Field(True, description="keep detections from cameras this park does not know "
+                                                         "(other plugins' detectors) as unassigned, awaiting review")
 
 
 def _port(settings: Settings) -> int:
@@ -103,11 +105,15 @@ def on_shutdown() -> None:
 
 
 @hookimpl
-def on_event(event: Any, store: Any) -> None:
-    # Ready for a host event carrying AI detections (see docs/mqtt.md, "AI patrol"): route it here.
-    if getattr(event, "topic", "") == "VideoDetection":
-        data = event.as_dict() if hasattr(event, "as_dict") else dict(vars(event))
-        ai_patrol.handle_detection(store, data)
+def on_event(event: Any, store: Any, settings: Settings) -> None:
+    # AI patrol: another plugin's detector published what a camera saw (never imported, only this event)
+    if isinstance(event, VideoDetection):
+        try:
+            ai_patrol.handle_video_detection(store, event, min_confidence=settings.ai_min_confidence,
+                                             accept_unassigned=settings.ai_accept_unassigned)
+        except ai_patrol.DetectionError as exc:     # another plugin's odd event must not fail this one
+            log.warning("enterprise_park: %s detection from %s on camera %s not taken: %s", event.kind,
+                        event.plugin, event.camera_id, exc)
 
 
 class _InspectionClock:
@@ -176,7 +182,7 @@ def register_panels() -> list[PanelSpec]:
     return panels.specs()
 
 
-# -- routes: AI detections in (until the host has a hook), human review, hazard transitions ---------------
+# -- routes: AI detections in (webhook), human review, hazard transitions ---------------
 def _host() -> Any:
     return flask.current_app.config["TWINBOARD_HOST"]
 
@@ -202,7 +208,9 @@ def _detection() -> Any:
 def _review(alert_id: int) -> Any:
     body = flask.request.get_json(force=True) or {}
     try:
-        out = ai_patrol.review(_host().store, alert_id, _actor(), bool(body.get("confirmed")), str(body.get("note", "")))
+        ent = body.get("enterprise_id")
+        out = ai_patrol.review(_host().store, alert_id, _actor(), bool(body.get("confirmed")),
+                               str(body.get("note", "")), enterprise_id=str(ent) if ent else None)
     except (ai_patrol.DetectionError, inspections.InspectionError) as exc:
         return flask.jsonify({"error": str(exc)}), 400
     return flask.jsonify(out)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from core.api import Reading, Store
+from core.api import Entity, Reading, Store
 
 PLUGIN = "enterprise_park"
 KIND = "inspection"
@@ -75,15 +75,6 @@ class Inspection:
         return self.overdue_days(now) > 0
 
 
-def _entity_cls(store: Store) -> type:
-    """The store's entity row class. core.api exports no constructor for it, so take it from a stored row
-    (this plugin's twin files always load its parks first)."""
-    rows = store.entities(kind="sme_park", plugin=PLUGIN) or store.entities()
-    if not rows:
-        raise InspectionError("the twin is empty: load the enterprise_park twin files first")
-    return type(rows[0])
-
-
 def _check_photos(photos: Iterable[str]) -> list[str]:
     out = []
     for p in photos:
@@ -101,21 +92,20 @@ def _from_entity(e: Any) -> Inspection:
 
 
 def _save(store: Store, insp: Inspection, geometry: dict | None = None) -> None:
-    cls = _entity_cls(store)
     props = asdict(insp)
     props.pop("id")
     props.pop("title")
-    existing = [e for e in store.entities(kind=KIND) if e.id == insp.id]
-    geom = geometry or (existing[0].geometry if existing else None)
-    store.upsert([cls(id=insp.id, site_id=None, kind=KIND, name=insp.title, name_en="", plugin=PLUGIN,
-                      geometry=geom, properties=props, updated_at=time.time())])
+    existing = store.entity(insp.id)
+    geom = geometry or (existing.geometry if existing is not None else None)
+    store.upsert([Entity(id=insp.id, site_id=None, kind=KIND, name=insp.title, name_en="", plugin=PLUGIN,
+                         geometry=geom, properties=props, updated_at=time.time())])
 
 
 def get(store: Store, inspection_id: str) -> Inspection:
-    for e in store.entities(kind=KIND):
-        if e.id == inspection_id:
-            return _from_entity(e)
-    raise InspectionError(f"no inspection {inspection_id!r}")
+    e = store.entity(inspection_id)
+    if e is None or e.kind != KIND:
+        raise InspectionError(f"no inspection {inspection_id!r}")
+    return _from_entity(e)
 
 
 def all_inspections(store: Store) -> list[Inspection]:

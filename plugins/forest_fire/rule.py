@@ -83,6 +83,7 @@ class RuleOutput:
     dropped_masked: int = 0
     night: bool = False
     static: bool = False              # a qualifying candidate was held back as a still object
+    confidence: float = 0.0           # the detector's mean confidence on the best candidate, over the frames it hit
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -198,7 +199,7 @@ class SmokeAlertRule:
             self.last_alert_time = t
         self.alert_on = on
         return RuleOutput(score, box, on, new_alert, new_event, self.event_id if on else None, kept, wide, masked,
-                          static=static)
+                          static=static, confidence=score * self.p.n_frames / frames_hit if frames_hit else 0.0)
 
     def change_in(self, box: tuple[float, float, float, float]) -> float | None:
         """Mean absolute grey-level change inside ``box`` from the window's oldest frame to its newest."""

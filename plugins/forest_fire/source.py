@@ -3,8 +3,9 @@
 Every analysed frame becomes a ``smoke_score`` reading of the camera (the rule's pooled score,
 0 when nothing is seen); an alert the rule switches on goes to the host with ``ctx.raise_alert``
 (stored, de-duplicated per camera, published on the bus) with its evidence: box, score, snapshot URL,
-frame time, compass bearing of the smoke. The latest annotated frame per camera is kept in memory
-for the camera wall (served as JPEG by a route).
+frame time, compass bearing of the smoke; the same detection goes to every other plugin as a
+``VideoDetection`` (``ctx.publish_detection``, kind ``"smoke"``). The latest annotated frame per
+camera is kept in memory for the camera wall (served as JPEG by a route).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 PLUGIN = "forest_fire"
 RULE_ID = "forest_fire.smoke"
 METRIC = "smoke_score"
+DETECTION_KIND = "smoke"  # VideoDetection.kind this detector publishes
 VAR_DIR = project_root() / "var" / "forest_fire"
 SNAP_DIR = VAR_DIR / "snapshots"
 WALL_WIDTH = 480  # the camera wall's frames are kept at this width
@@ -222,7 +224,15 @@ class CameraWorker:
         title = "疑似林火烟雾"
         msg = (f"{self.cam.label('zh')} 烟雾评分 {out.score:.2f}，方位 {details['bearing_deg']:.0f}°"
                f" / smoke score {out.score:.2f}, bearing {details['bearing_deg']:.0f}°")
-        ctx.raise_alert(AlertDraft(RULE_ID, self.cam.id, self.severity, title, msg, float(out.score), details))
+        alert = ctx.raise_alert(AlertDraft(RULE_ID, self.cam.id, self.severity, title, msg, float(out.score), details))
+        # Other plugins (a park brain's AI patrol, say) hear of it as a VideoDetection on the bus, never by import.
+        try:
+            ctx.publish_detection(self.cam.id, DETECTION_KIND, min(1.0, max(0.0, float(out.confidence))), ts=t,
+                                  box=[min(1.0, max(0.0, float(v))) for v in out.box], snapshot=details["snapshot"],
+                                  bearing_deg=details["bearing_deg"], event_id=str(out.event_id or ""),
+                                  alert_id=getattr(alert, "id", None))
+        except ValueError as exc:
+            log.warning("forest_fire: detection of camera %s not published: %s", self.cam.id, exc)
 
     def run(self, ctx: SourceContext) -> None:
         try:
