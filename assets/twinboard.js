@@ -41,29 +41,229 @@
     return deckLoad;
   }
 
-  var decks = {};
-  function renderDeck(spec, id) {
-    if (!spec || !id) { return window.dash_clientside.no_update; }
+  // Deck panels receive patches (core/deckpatch.py): whole layers, row deltas against a layer version
+  // this browser holds, or nothing at all. Each panel keeps its merged scene here and answers with what
+  // it holds (the tb-have store), so the next refresh carries only what changed. Only changed layers are
+  // converted again: deck.gl keeps every unchanged layer, and its GPU buffers, as it is.
+  var decks = {};   // host id -> {props, layers: {id: json}, order, have, dirty, dirtyProps, host, deck, conv}
+  function hostKey(id) {
     // Dash writes pattern-matching ids into the DOM as JSON with sorted keys.
-    var key = JSON.stringify(Object.keys(id).sort().reduce(function (o, k) { o[k] = id[k]; return o; }, {}));
-    ensureDeckGL().then(function () {
-      var host = document.getElementById(key);
-      if (!host) { return; }
-      var entry = decks[key];
-      if (entry && entry.host === host) {
-        window.updateDeck(spec, entry.deck);
+    return JSON.stringify(Object.keys(id).sort().reduce(function (o, k) { o[k] = id[k]; return o; }, {}));
+  }
+
+  function mergeLayer(old, d) {
+    var layer = Object.assign({}, old, d.set || {});
+    (d.unset || []).forEach(function (k) { delete layer[k]; });
+    if (d.rows) {
+      var data = (old.data || []).slice(0, d.n);
+      d.rows.forEach(function (r) { data[r[0]] = r[2] ? r[1] : Object.assign({}, data[r[0]], r[1]); });
+      layer.data = data;
+    }
+    return layer;
+  }
+
+  // Merge a patch into a panel's scene; false when it needs a layer version this browser does not hold.
+  function mergePatch(entry, patch) {
+    var layers = {}, hashes = {}, dirty = {};
+    for (var i = 0; i < patch.order.length; i++) {
+      var lid = patch.order[i], d = patch.deltas[lid];
+      if (patch.layers[lid]) {
+        layers[lid] = patch.layers[lid];
+        dirty[lid] = 1;
+      } else if (d) {
+        if (!entry.layers[lid] || entry.have.layers[lid] !== d.base) { return false; }
+        layers[lid] = mergeLayer(entry.layers[lid], d);
+        dirty[lid] = 1;
+      } else if (entry.layers[lid]) {
+        layers[lid] = entry.layers[lid];
       } else {
-        host.innerHTML = "";
-        entry = { host: host, deck: window.createDeck({ container: host, jsonInput: spec, tooltip: true }) };
-        decks[key] = entry;
+        return false;
       }
-      host.dataset.rendered = String((+host.dataset.rendered || 0) + 1);
-    }).catch(function (err) {
+      hashes[lid] = patch.hashes[lid] || entry.have.layers[lid];
+    }
+    Object.keys(dirty).forEach(function (k) { entry.dirty[k] = 1; });
+    if (patch.props) { entry.props = patch.props; entry.dirtyProps = true; }
+    entry.layers = layers;
+    entry.order = patch.order.slice();
+    entry.have = { props: patch.props_hash, layers: hashes };
+    return true;
+  }
+
+  function convertJson(json) {
+    // the bundle's JSON converter, through updateDeck with a stand-in deck that keeps what it is given
+    var out = null;
+    window.updateDeck(json, { setProps: function (p) { out = p; } });
+    return out || {};
+  }
+
+  function deckProps(props) {
+    // the panel's tooltip ({html|text, style}) goes to createDeck, not to deck.gl's props
+    var out = Object.assign({}, props);
+    delete out.tooltip;
+    delete out.tbLegend;   // the layer legend is ours (drawLegend), not a deck.gl prop
+    return out;
+  }
+
+  // Layers a person turns on and off: a panel whose spec has tbLegend ([{ids, label, color}]) gets a
+  // legend of chips on its map; the choice is kept per panel in this browser (localStorage).
+  function applyVisibility(entry) {
+    if (!entry.deck || !entry.hidden || !Object.keys(entry.hidden).length) { return; }
+    entry.deck.setProps({ layers: (entry.deck.props.layers || []).map(function (l) {
+      return l && l.clone({ visible: !entry.hidden[l.id] });
+    }) });
+  }
+  function drawLegend(key, entry) {
+    var items = entry.props && entry.props.tbLegend, host = entry.host;
+    if (!items || !host || !host.parentNode) { return; }
+    var store = "tb-legend:" + key;
+    if (!entry.hidden) {
+      try { entry.hidden = JSON.parse(window.localStorage.getItem(store) || "{}"); } catch (e) { entry.hidden = {}; }
+    }
+    var box = host.parentNode.querySelector(".tb-deck-legend");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "tb-deck-legend";
+      host.parentNode.appendChild(box);
+    }
+    if (box.dataset.built === JSON.stringify(items)) { return; }
+    box.dataset.built = JSON.stringify(items);
+    box.innerHTML = "";
+    items.forEach(function (it) {
+      var chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "tb-legend-chip" + (entry.hidden[it.ids[0]] ? " tb-off" : "");
+      chip.dataset.layers = it.ids.join(",");
+      chip.innerHTML = '<span class="tb-legend-dot"></span>';
+      chip.firstChild.style.background = "rgb(" + it.color.slice(0, 3).join(",") + ")";
+      chip.appendChild(document.createTextNode(it.label));
+      chip.addEventListener("click", function (ev) {
+        ev.stopPropagation();
+        var off = !entry.hidden[it.ids[0]];
+        it.ids.forEach(function (id) { if (off) { entry.hidden[id] = 1; } else { delete entry.hidden[id]; } });
+        chip.classList.toggle("tb-off", off);
+        try { window.localStorage.setItem(store, JSON.stringify(entry.hidden)); } catch (e) { /* private mode */ }
+        if (entry.deck) {
+          entry.deck.setProps({ layers: (entry.deck.props.layers || []).map(function (l) {
+            return l && l.clone({ visible: !entry.hidden[l.id] });
+          }) });
+          host.dataset.hidden = (entry.deck.props.layers || []).filter(function (l) {
+            return l && l.props.visible === false; }).map(function (l) { return l.id; }).join(",");
+        }
+      });
+      box.appendChild(chip);
+    });
+  }
+
+  function drawDeck(key) {
+    var entry = decks[key], host = document.getElementById(key);
+    if (!entry || !host) { return; }
+    var layerJson = function (lid) { return entry.layers[lid]; };
+    if (!entry.deck || entry.host !== host) {
+      if (entry.deck) { try { entry.deck.finalize(); } catch (e) { /* its canvas is gone already */ } }
+      host.innerHTML = "";
+      entry.host = host;
+      entry.deck = window.createDeck({ container: host, tooltip: entry.props.tooltip || true,
+        jsonInput: Object.assign(deckProps(entry.props), { layers: entry.order.map(layerJson) }) });
+      entry.conv = {};
+      (entry.deck.props.layers || []).forEach(function (l) { if (l) { entry.conv[l.id] = l; } });
+      listenClicks(key, entry);
+    } else {
+      var ids = Object.keys(entry.dirty).filter(function (lid) { return entry.layers[lid]; });
+      var update = entry.dirtyProps ? convertJson(deckProps(entry.props)) : {};
+      if (ids.length) {
+        (convertJson({ layers: ids.map(layerJson) }).layers || []).forEach(function (l) {
+          if (l) { entry.conv[l.id] = l; }
+        });
+      }
+      var conv = {};
+      entry.order.forEach(function (lid) { if (entry.conv[lid]) { conv[lid] = entry.conv[lid]; } });
+      entry.conv = conv;
+      update.layers = entry.order.map(function (lid) { return conv[lid]; }).filter(Boolean);
+      entry.deck.setProps(update);
+    }
+    entry.dirty = {};
+    entry.dirtyProps = false;
+    host.dataset.rendered = String((+host.dataset.rendered || 0) + 1);
+    host.dataset.layers = String(entry.order.length);
+    drawLegend(key, entry);
+    applyVisibility(entry);
+  }
+
+  // A panel gone from the page (another screen opened) lets its deck.gl instance and WebGL context go.
+  function sweepDecks() {
+    Object.keys(decks).forEach(function (k) {
+      var e = decks[k];
+      if (e.host && e.host.isConnected === false) {
+        try { e.deck.finalize(); } catch (err) { /* already gone */ }
+        delete decks[k];
+      }
+    });
+  }
+
+  function renderDeck(patch, id) {
+    var nu = window.dash_clientside.no_update;
+    if (!patch || !id || !patch.order) { return [nu, nu]; }
+    sweepDecks();
+    var key = hostKey(id), entry = decks[key];
+    if (patch.full) {
+      entry = decks[key] = Object.assign(entry || {}, { props: {}, layers: {}, order: [], dirty: {},
+        dirtyProps: true, have: { props: null, layers: {} } });
+    }
+    if (!entry || !mergePatch(entry, patch)) {
+      return ["map", null];          // a change to a scene this browser lacks: the next refresh sends it whole
+    }
+    ensureDeckGL().then(function () { drawDeck(key); }).catch(function (err) {
       var host = document.getElementById(key);
       if (host) { host.textContent = String(err); }
     });
-    return "map";
+    return ["map", entry.have];
   }
+
+  // Clicks are read from the DOM (press and release within a few pixels; a drag is no click) and picked
+  // through deck.gl: deck.gl's own tap gesture drops clicks whose press looks long on a busy machine. The
+  // pick waits for deck.gl's next frame, so layers a refresh has just replaced are drawn and pickable.
+  function listenClicks(key, entry) {
+    var host = entry.host, down = null;
+    host.addEventListener("pointerdown", function (e) { down = { x: e.clientX, y: e.clientY }; });
+    host.addEventListener("click", function (e) {
+      if (!down || Math.abs(e.clientX - down.x) > 5 || Math.abs(e.clientY - down.y) > 5 || !entry.deck) { return; }
+      var rect = host.getBoundingClientRect(), k = (rect.width / (host.offsetWidth || rect.width)) || 1;
+      var x = (e.clientX - rect.left) / k, y = (e.clientY - rect.top) / k;   // the wall's canvas is scaled
+      entry.deck.redraw(true);
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          if (!entry.deck) { return; }
+          var info = entry.deck.pickObject({ x: x, y: y, radius: 2 }), coord = info && info.coordinate;
+          if (!coord) {
+            var vp = entry.deck.getViewports()[0];
+            coord = vp ? vp.unproject([x, y]) : null;
+          }
+          if (coord) { onPick(key, { object: info && info.object, layer: info && info.layer, coordinate: coord }); }
+        });
+      });
+    });
+  }
+
+  // A click on a map: the picked entity (or ground point) becomes the screen's selection (tb-select),
+  // and every panel that follows the selection is poked to render at once (the scene flies there).
+  function onPick(key, info) {
+    var dc = window.dash_clientside;
+    if (!info || !info.coordinate || !dc.set_props) { return; }
+    var obj = info.object || {}, props = obj.properties || {};
+    var pid = obj.id !== undefined ? obj.id : props.id;
+    var sel = { panel: JSON.parse(key).panel, layer: info.layer ? String(info.layer.id) : null,
+                id: pid === undefined || pid === null ? null : String(pid),
+                lon: info.coordinate[0], lat: info.coordinate[1], ts: Date.now() / 1000 };
+    dc.set_props("tb-select", { data: sel });
+    document.querySelectorAll("[data-follows]").forEach(function (frame) {
+      try {
+        dc.set_props({ type: "tb-poke", panel: JSON.parse(frame.id).panel }, { data: sel.ts });
+      } catch (e) { /* a frame without a pattern id */ }
+    });
+  }
+
+  // Tests and the console: the deck.gl instance drawn in a panel's host element.
+  window.twinboardDeck = function (hostId) { return decks[hostId] ? decks[hostId].deck : null; };
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     twinboard: { renderDeck: renderDeck }
@@ -73,18 +273,61 @@
     var root = document.getElementById("tb-playlist");
     if (!root || root.dataset.started) { return; }
     root.dataset.started = "1";
-    var items = JSON.parse(root.dataset.items || "[]"), i = 0;
+    var items = JSON.parse(root.dataset.items || "[]"), i = 0, timer = null, incident = null;
+    function frame() { return document.getElementById("tb-playlist-frame"); }
     function next() {
-      var frame = document.getElementById("tb-playlist-frame");
-      if (!frame || !items.length) { return; }
-      setTimeout(function () {
+      if (!frame() || !items.length || incident !== null) { return; }
+      timer = setTimeout(function () {
         i = (i + 1) % items.length;
-        frame.src = items[i].src;
+        frame().src = items[i].src;
         next();
       }, items[i].seconds * 1000);
     }
     next();
+    // Routine <-> incident mode: the wall leaves the rotation for the incident view until a manager returns it.
+    var incidentSrc = root.dataset.incidentSrc;
+    if (!incidentSrc) { return; }
+    var since = "";
+    function poll() {
+      // long poll: the server answers at once when the mode differs from what we saw, else when it changes
+      fetch("/api/wall?wall=" + encodeURIComponent(root.dataset.wall || "leaders") + "&since=" + since + "&wait=25",
+            { cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (st) {
+          if (!st || !frame()) { setTimeout(poll, 2000); return; }
+          since = st.since === null ? "" : String(st.since);
+          if (st.mode === "incident" && incident !== st.incident_id) {
+            incident = st.incident_id;
+            clearTimeout(timer);
+            root.dataset.mode = "incident";
+            frame().src = incidentSrc + "&incident=" + incident;
+          } else if (st.mode !== "incident" && incident !== null) {
+            incident = null;
+            root.dataset.mode = "routine";
+            i = 0;
+            frame().src = items[0].src;
+            next();
+          }
+          setTimeout(poll, 50);
+        }).catch(function () { setTimeout(poll, 2000); /* offline: keep showing what we have, retry */ });
+    }
+    poll();
   }
+
+  // The title bar's mode badge follows the wall (routine / incident) on every screen.
+  function pollMode() {
+    var badge = document.getElementById("tb-mode");
+    if (!badge) { return; }
+    fetch("/api/wall", { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (st) {
+      if (!st) { return; }
+      var zh = (document.getElementById("tb-canvas").getAttribute("lang") || "zh").indexOf("zh") === 0;
+      var inc = st.mode === "incident";
+      var what = st.drill ? (zh ? "演练 · #" : "Drill · #") : (zh ? "事件处置 · #" : "Incident · #");
+      badge.textContent = inc ? what + st.incident_id : (zh ? "常态" : "Routine");
+      badge.className = "tb-mode " + (inc ? (st.drill ? "tb-mode-drill" : "tb-mode-incident") : "tb-mode-routine");
+    }).catch(function () {});
+  }
+  setInterval(pollMode, 3000);
 
   // A wall must never show a silently frozen number: probe the server and mark every panel stale while it is away.
   var offlineSince = null;
@@ -117,8 +360,18 @@
   }
   setInterval(probe, 5000);
 
+  // Dash's renderer records every input change (each dcc.Interval tick of each panel) in an undo
+  // history that nothing on a wall reads and nothing trims: a few entries a second, for weeks, each
+  // tick copying the whole list. Keep only the newest few.
+  var HISTORY_KEEP = 20;
+  function trimHistory() {
+    (window.dash_stores || (window.store ? [window.store] : [])).forEach(function (store) {
+      var h = store.getState().history;
+      if (h && h.past && h.past.length > 2 * HISTORY_KEEP) { h.past.splice(0, h.past.length - HISTORY_KEEP); }
+    });
+  }
   window.addEventListener("resize", fitCanvas);
-  setInterval(function () { tick(); startPlaylist(); }, 1000);
+  setInterval(function () { tick(); startPlaylist(); trimHistory(); }, 1000);
   new MutationObserver(function () { fitCanvas(); startPlaylist(); }).observe(document.documentElement,
     { childList: true, subtree: true });
 })();

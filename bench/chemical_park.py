@@ -4,17 +4,20 @@ plume_ratio: ground concentration of a Gaussian plume on a 500×500 lon/lat grid
 (``Plume.ppm_grid``) timed against one ``numpy.exp`` over an array of the same size, in the
 same run; the median of --repeat alternating runs each. Aim ≤ 5.
 
-update_share: the 3D scene of a synthetic park of 2,000 buildings and 500 tanks (each with a
-gas detector and a level sensor) is built twice, one simulated tick apart (levels and gas
-readings move, alarms stay). Reported: bytes of the full scene JSON, bytes of the layers whose
-JSON changed (what a host that sends only changed layers would send) and bytes of the changed
-rows only (a host that patches layer data by row), and of the changed fields of those rows
-(``update_share``: a host that patches fields by row index). The host today sends the full JSON on every
-update (share 1.0); the figures say what the plugin's layer split allows. Aim ≤ 10%.
+update_share: bytes the host really sends per live update of the 3D scene, as a share of the full
+scene, for a synthetic park of 2,000 buildings and 500 tanks (each with a gas detector and a level
+sensor; 20 open alarms). The scene panel is placed on a dashboard of a real app (chemical_park
+plugin, its panel and the host's render callback); the benchmark POSTs the callback to
+``/_dash-update-component`` through the Flask test client as a browser does. A fresh browser gets
+the whole scene (``full_response_bytes``); then, --ticks times, every level moves and a tenth of the
+gas readings change in the store, and the browser, holding what it merged (``core.deckpatch``), asks
+again: ``update_bytes`` are those responses' sizes. update_share = median update bytes ÷ full
+response bytes (both through the same serializer; ``scene_json_bytes`` is the compact deck JSON).
+After the last tick the merged scene is checked against a fresh browser's: ``merged_ok``. Aim ≤ 10%.
 
-    .venv/bin/python bench/chemical_park.py [--quick] [--repeat N]
+    .venv/bin/python bench/chemical_park.py [--quick] [--repeat N] [--ticks N]
 
-Last line: {"plume_ratio": ..., "update_share_layers": ..., "update_share_rows": ..., ...}
+Last line: {"plume_ratio": ..., "update_share": ..., ...}
 """
 
 from __future__ import annotations
@@ -59,15 +62,6 @@ def bench_plume(n: int, repeat: int) -> dict:
     return {"grid_ms": round(g * 1e3, 3), "exp_ms": round(e * 1e3, 3), "plume_ratio": round(g / e, 2)}
 
 
-class _Ctx:
-    def __init__(self, alerts):
-        self.lang, self.options, self.locale = "zh", {"labels": True}, "zh_CN"
-        self.store = types.SimpleNamespace(alerts=lambda limit=10000: alerts)
-
-    def text(self, zh, en):
-        return zh
-
-
 def synthetic_park(n_buildings: int, n_tanks: int):
     twin = load("twin")
     rng = random.Random(3)
@@ -98,58 +92,83 @@ def synthetic_park(n_buildings: int, n_tanks: int):
     return m
 
 
-def bench_update(n_buildings: int, n_tanks: int) -> dict:
-    scene, threat = load("scene"), load("threat")
+def bench_update(n_buildings: int, n_tanks: int, ticks: int) -> dict:
+    """Full scene and live updates through the app's real render callback (see the module docstring)."""
+    import tempfile
+
+    import yaml
+
+    from core.api import AlertDraft, Reading, Severity
+    from core.app import create_app
+    from core.deckpatch import apply_patch, spec_of
+    from core.host import Host
+    from core.testing import render_callback, temp_settings
+
     model = synthetic_park(n_buildings, n_tanks)
+    panels = load("panels")
+    real_model = panels._model
+    panels._model = lambda: model          # the plugin's panels draw the synthetic park
     rng = random.Random(5)
-    lv = types.SimpleNamespace
-    latest = {(s.id, s.props["metric"]): lv(value=rng.uniform(1, 80), ts=0.0) for s in model.sensors}
-    alerts = [types.SimpleNamespace(entity_id=s.id, severity=3) for s in model.sensors[:20]]
-    sit = threat.Situation("none")
-    ctx = _Ctx(alerts)
-    t = time.perf_counter()
-    before = json.loads(scene.build(ctx, model, sit, latest).to_json())
-    build_ms = (time.perf_counter() - t) * 1e3
-    # one tick: every level moves by noise, a tenth of the gas readings change
-    for key, v in latest.items():
-        if key[1] == "level_pct" or rng.random() < 0.1:
-            latest[key] = lv(value=round(v.value + rng.gauss(0, 0.3), 2), ts=2.0)
-    after = json.loads(scene.build(ctx, model, sit, latest).to_json())
-    size = lambda o: len(json.dumps(o, separators=(",", ":"), ensure_ascii=False).encode())  # noqa: E731
-    full = size(after)
-    old = {layer["id"]: layer for layer in before["layers"]}
-    changed_layers = [layer for layer in after["layers"] if old.get(layer["id"]) != layer]
-    layer_bytes = sum(size(layer) for layer in changed_layers)
-    row_bytes = field_bytes = 0
-    for layer in changed_layers:
-        prev = old.get(layer["id"], {}).get("data") or []
-        data = layer.get("data") or []
-        if not isinstance(data, list):
-            row_bytes += size(layer)
-            field_bytes += size(layer)
-            continue
-        row_bytes += len(layer["id"]) + 16
-        field_bytes += len(layer["id"]) + 16
-        for i, row in enumerate(data):
-            if i >= len(prev) or prev[i] != row:
-                row_bytes += size([i, row])
-                field_bytes += size([i, {k: v for k, v in row.items() if i >= len(prev) or prev[i].get(k) != v}])
-    return {"scene_bytes": full, "changed_layers": [layer["id"] for layer in changed_layers],
-            "changed_layer_bytes": layer_bytes, "changed_row_bytes": row_bytes,
-            "changed_field_bytes": field_bytes,
-            "update_share_layers": round(layer_bytes / full, 4), "update_share_rows": round(row_bytes / full, 4),
-            "update_share": round(field_bytes / full, 4),
-            "update_share_host_now": 1.0, "scene_build_ms": round(build_ms, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = temp_settings(Path(tmp), plugins_dir=ROOT / "plugins", plugin_allowlist=["chemical_park"],
+                                 run_sources=False)
+        board = {"uid": "bench", "title": {"zh": "bench", "en": "bench"}, "canvas": {"width": 1920, "height": 1080},
+                 "panels": [{"key": "scene", "panel": "chemical_park.scene", "x": 0, "y": 0, "w": 920, "h": 716}]}
+        (settings.dashboards_dir / "bench.yaml").write_text(yaml.safe_dump(board, allow_unicode=True), encoding="utf-8")
+        host = Host(settings)
+        try:
+            app = create_app(settings, host=host, start=True)
+            assert host.plugins.records["chemical_park"].status.value == "enabled", host.plugins.records["chemical_park"].error
+            now = time.time()
+            values = {(s.id, s.props["metric"]): rng.uniform(1, 80) for s in model.sensors}
+            host.store.ingest([Reading(e, m, now, v) for (e, m), v in values.items()])
+            for s in model.sensors[:20]:
+                host.store.raise_alert(AlertDraft("bench.limit", s.id, Severity.III, "bench"), "chemical_park")
+            client = app.server.test_client()
+            t = time.perf_counter()
+            parts, full_bytes = render_callback(client, app, "bench", "scene")
+            full_ms = (time.perf_counter() - t) * 1e3
+            state = apply_patch(None, parts["deck"])
+            scene_bytes = len(json.dumps(spec_of(state), separators=(",", ":"), ensure_ascii=False).encode())
+            sizes, times, changed = [], [], set()
+            for k in range(1, ticks + 1):
+                # one tick: every level moves by noise, a tenth of the gas readings change, alarms stay
+                batch = []
+                for (e, m), v in values.items():
+                    if m == "level_pct" or rng.random() < 0.1:
+                        values[(e, m)] = round(v + rng.gauss(0, 0.3), 2)
+                        batch.append(Reading(e, m, now + 2 * k, values[(e, m)]))
+                host.store.ingest(batch)
+                t = time.perf_counter()
+                parts, size = render_callback(client, app, "bench", "scene", have=state["have"], tick=k + 1)
+                times.append((time.perf_counter() - t) * 1e3)
+                sizes.append(size)
+                patch = parts.get("deck")
+                if patch:
+                    changed |= set(patch["layers"]) | set(patch["deltas"])
+                state = apply_patch(state, patch)
+                assert state is not None, "a patch needed a base the client lacks"
+            fresh, _ = render_callback(client, app, "bench", "scene", tick=ticks + 2)
+            merged_ok = spec_of(state) == spec_of(apply_patch(None, fresh["deck"]))
+        finally:
+            host.stop()
+            panels._model = real_model
+    med = statistics.median(sizes)
+    return {"scene_json_bytes": scene_bytes, "full_response_bytes": full_bytes, "update_bytes": sizes,
+            "changed_layers": sorted(changed), "merged_ok": merged_ok,
+            "update_share": round(med / full_bytes, 4), "update_share_max": round(max(sizes) / full_bytes, 4),
+            "full_render_ms": round(full_ms, 1), "update_render_ms": round(statistics.median(times), 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--ticks", type=int, default=5)
     args = ap.parse_args()
     repeat = 5 if args.quick else args.repeat
     out = bench_plume(500, repeat)
-    out.update(bench_update(2000, 500))
+    out.update(bench_update(2000, 500, 2 if args.quick else args.ticks))
     print(json.dumps(out, ensure_ascii=False))
 
 

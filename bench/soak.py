@@ -70,6 +70,16 @@ def sample(page, cdp, proc: psutil.Process) -> dict[str, float]:
             "dom_nodes": metrics.get("Nodes", 0)}
 
 
+def slope_per_hour(times: list[float], values: list[float]) -> float:
+    """Least-squares slope of ``values`` over ``times`` (seconds), per hour; 0 with fewer than 2 points."""
+    n = len(times)
+    if n < 2:
+        return 0.0
+    mt, mv = sum(times) / n, sum(values) / n
+    var = sum((t - mt) ** 2 for t in times)
+    return 0.0 if var == 0 else sum((t - mt) * (v - mv) for t, v in zip(times, values)) / var * 3600
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=0.75)
@@ -96,9 +106,11 @@ def main() -> None:
             print(f"start: {first}", flush=True)
             t_end = time.time() + args.minutes * 60
             samples = [first]
+            times = [time.time()]
             while time.time() < t_end:
                 time.sleep(min(60.0, max(1.0, t_end - time.time())))
                 samples.append(sample(page, cdp, server))
+                times.append(time.time())
                 print(f"{(args.minutes * 60 - (t_end - time.time())) / 60:5.1f} min: {samples[-1]}", flush=True)
             last = samples[-1]
             updates = page.evaluate("() => { const h = document.querySelector('.tb-panel-deck .tb-deck-host');"
@@ -116,7 +128,15 @@ def main() -> None:
                       "server_rss_ratio": round(last["server_rss_mb"] / first["server_rss_mb"], 3),
                       "js_heap_ratio": round(last["js_heap_mb"] / first["js_heap_mb"], 3),
                       "dom_nodes_start": first["dom_nodes"], "dom_nodes_end": last["dom_nodes"],
-                      "map_updates": updates}))
+                      "map_updates": updates, **second_half_slopes(times, samples)}))
+
+
+def second_half_slopes(times: list[float], samples: list[dict[str, float]]) -> dict[str, float]:
+    """MB per hour over the second half of the run: what is left once caches and windows have filled."""
+    half = [(t, s) for t, s in zip(times, samples) if t >= (times[0] + times[-1]) / 2]
+    ts = [t for t, _ in half]
+    return {f"{k}_per_h_2nd_half": round(slope_per_hour(ts, [s[k] for _, s in half]), 2)
+            for k in ("server_rss_mb", "js_heap_mb")}
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def panel_ids(uid: str, key: str) -> dict[str, dict[str, str]]:
     """The pattern-matching ids of one placed panel's parts."""
     ident = f"{uid}/{key}"
     return {part: {"type": f"tb-{part}", "panel": ident}
-            for part in ("tick", "meta", "body", "fresh", "deck", "deckhost", "frame")}
+            for part in ("tick", "meta", "body", "fresh", "deck", "deckhost", "frame", "have", "poke")}
 
 
 def _title(p: PanelPlacement, host: Host, lang: str) -> str:
@@ -42,7 +42,8 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
     body.append(html.Div(id=ids["deckhost"], className="tb-deck-host" if is_deck else "tb-deck-host tb-hidden"))
     return html.Div(
         id=ids["frame"], className=PANEL + (" tb-panel-deck" if is_deck else ""),
-        **{"data-panel": p.panel, "data-key": p.key},
+        **{"data-panel": p.panel, "data-key": p.key,
+           **({"data-follows": "1"} if spec is not None and spec.follows_selection else {})},
         style={"left": f"{p.x}px", "top": f"{p.y}px", "width": f"{p.w}px", "height": f"{p.h}px"},
         children=[
             html.Div(className="tb-panel-head", children=[
@@ -53,6 +54,9 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
             dcc.Interval(id=ids["tick"], interval=int(refresh * 1000), n_intervals=0),
             dcc.Store(id=ids["meta"], data={"uid": dash_.uid, "key": p.key, "locale": locale}),
             dcc.Store(id=ids["deck"]),
+            # what the browser holds of a deck scene (core.deckpatch), and a "render now" poke (a map click)
+            dcc.Store(id=ids["have"]),
+            dcc.Store(id=ids["poke"]),
         ])
 
 
@@ -84,5 +88,6 @@ def screen_layout(dash_: Dashboard, host: Host, locale: str | None) -> html.Div:
                     "data-uid": dash_.uid, "lang": "en" if loc == "en" else "zh-CN"},
                  style={"width": f"{canvas.width}px", "height": f"{canvas.height}px"},
                  children=[title_bar(dash_, host, loc),
-                           *[panel_frame(dash_, p, host, loc) for p in dash_.panels]]),
+                           *[panel_frame(dash_, p, host, loc) for p in dash_.panels],
+                           dcc.Store(id="tb-select")]),     # the last map pick (core.panel_context.Selection)
     ])

@@ -9,12 +9,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update, set_props
 from dash.dependencies import MATCH
 
 from .dashboards import Dashboard
+from .deckpatch import LayerCache, deck_patch
+from .graphslot import steady_body
 from .host import Host
-from .panel_context import PanelContext
+from .panel_context import PanelContext, Selection
 from .plugin_manager import PluginStatus
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,12 @@ def format_age(seconds: float, lang: str) -> str:
     return f"{s // 3600} 小时前" if lang == "zh" else f"{s // 3600} h ago"
 
 
-def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, Any]) -> tuple[Any, ...]:
-    """(body children, deck spec, freshness text, frame class) for one placed panel."""
+def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, Any],
+                 selection: Any = None) -> tuple[Any, ...]:
+    """(body children, deck spec, freshness text, frame class) for one placed panel.
+
+    ``selection`` is the screen's last map pick as the browser sent it (validated into ``ctx.selection``).
+    """
     locale = meta.get("locale", host.settings.locale)
     lang = "en" if locale == "en" else "zh"
     t: Callable[[str], str] = lambda m: host.translator.gettext(m, locale)  # noqa: E731
@@ -66,7 +72,7 @@ def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, A
                 None, "", base + " tb-panel-error")
     ctx = PanelContext(plugin=plugin, panel_id=spec.id, options={**spec.default_options, **placement.options},
                        locale=locale, store=host.store, settings=record.settings,
-                       translate=host.translator.gettext)
+                       translate=host.translator.gettext, selection=Selection.parse(selection))
     try:
         result = spec.render(ctx)
     except Exception as exc:  # noqa: BLE001 - the panel's fault stays in its card
@@ -92,32 +98,60 @@ def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, A
 
 def _deck_json(result: Any) -> dict[str, Any]:
     if hasattr(result, "to_json"):
-        return json.loads(result.to_json())
+        deck = json.loads(result.to_json())
+        tooltip = getattr(result, "_tooltip", None)     # pydeck leaves the tooltip out of its JSON
+        if isinstance(tooltip, dict):
+            deck["tooltip"] = tooltip
+        return deck
     if isinstance(result, dict):
         return result
     raise TypeError(f"a deck panel must return a pydeck.Deck or a dict, got {type(result).__name__}")
 
 
 def register_screen_callbacks(app: Dash, host: Host, dashboards: Callable[[], dict[str, Dashboard]]) -> None:
-    """One pattern-matching callback renders every panel; a clientside one draws deck.gl maps."""
+    """One pattern-matching callback renders every panel; a clientside one draws deck.gl maps.
+
+    A deck panel's scene goes as a patch (``core.deckpatch``) against what that browser holds
+    (its ``tb-have`` store, written by the clientside merge): only changed layers, or row deltas.
+    A map click sets ``tb-select`` and pokes the panels that follow the selection.
+    """
+    layer_cache = LayerCache()
+    app.server.config["TWINBOARD_LAYER_CACHE"] = layer_cache
 
     @app.callback(
         Output({"type": "tb-body", "panel": MATCH}, "children"),
         Output({"type": "tb-deck", "panel": MATCH}, "data"),
         Output({"type": "tb-fresh", "panel": MATCH}, "children"),
         Output({"type": "tb-frame", "panel": MATCH}, "className"),
+        Output({"type": "tb-body", "panel": MATCH}, "className"),
         Input({"type": "tb-tick", "panel": MATCH}, "n_intervals"),
+        Input({"type": "tb-poke", "panel": MATCH}, "data"),
         State({"type": "tb-meta", "panel": MATCH}, "data"),
+        State({"type": "tb-have", "panel": MATCH}, "data"),
+        State("tb-select", "data"),
+        State({"type": "tb-body", "panel": MATCH}, "className"),
     )
-    def _render(_n: int, meta: dict[str, Any]) -> tuple[Any, ...]:
-        body, deck, fresh, cls = render_panel(host, dashboards(), meta or {})
+    def _render(_n: int, _poke: Any, meta: dict[str, Any], have: Any, selection: Any,
+                body_class: str | None) -> tuple[Any, ...]:
+        body, deck, fresh, cls = render_panel(host, dashboards(), meta or {}, selection)
+        patch = None
         if deck is not None:
             cls += " tb-panel-deck"
-        return (body if body is not None else no_update, deck if deck is not None else no_update, fresh, cls)
+            patch = deck_patch(deck, have, layer_cache)
+        # A plotly graph stays mounted: later refreshes send only its figure (core.graphslot).
+        body_cls: Any = no_update
+        if body is not None:
+            meta = meta or {}
+            body, body_cls, in_place = steady_body(body, f"{meta.get('uid')}/{meta.get('key')}", body_class)
+            if in_place is not None:
+                set_props(*in_place)
+        return (body if body is not None else no_update, patch if patch is not None else no_update, fresh, cls,
+                body_cls)
 
     app.clientside_callback(
         ClientsideFunction(namespace="twinboard", function_name="renderDeck"),
         Output({"type": "tb-deckhost", "panel": MATCH}, "title"),
+        Output({"type": "tb-have", "panel": MATCH}, "data"),
         Input({"type": "tb-deck", "panel": MATCH}, "data"),
         State({"type": "tb-deckhost", "panel": MATCH}, "id"),
     )

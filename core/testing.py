@@ -6,6 +6,7 @@ Loaded automatically through the ``pytest11`` entry point when twinboard is inst
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from .app import create_app
 from .dashboards import Dashboard
 from .host import Host
 from .manifest import Manifest
-from .panel_context import PanelContext
+from .panel_context import PanelContext, Selection
 from .settings import PROJECT_ROOT, Settings
 from .store import Store, open_store
 
@@ -86,9 +87,10 @@ def make_twin_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
 
 def render_panel(app: Any, panel_id: str, options: dict[str, Any] | None = None,
-                 locale: str = "zh_CN") -> Any:
+                 locale: str = "zh_CN", selection: dict[str, Any] | None = None) -> Any:
     """Render one panel server-side as a screen would: the Dash component, or the deck JSON for maps.
 
+    ``selection`` is a map pick as the browser sends it (``{"id", "lon", "lat", "ts"}``).
     Raises the panel's own exception, so a test sees what went wrong.
     """
     import json
@@ -99,7 +101,7 @@ def render_panel(app: Any, panel_id: str, options: dict[str, Any] | None = None,
     record = host.plugins.records[plugin]
     ctx = PanelContext(plugin=plugin, panel_id=panel_id, options={**spec.default_options, **(options or {})},
                        locale=locale, store=host.store, settings=record.settings,
-                       translate=host.translator.gettext)
+                       translate=host.translator.gettext, selection=Selection.parse(selection))
     result = spec.render(ctx)
     if spec.kind == "deck" and hasattr(result, "to_json"):
         return json.loads(result.to_json())
@@ -111,3 +113,62 @@ def dashboard(uid: str, *panels: dict[str, Any], **extra: Any) -> dict[str, Any]
     d = {"uid": uid, "title": {"zh": uid, "en": uid}, "panels": list(panels), **extra}
     Dashboard.model_validate(d)
     return d
+
+
+def render_callback(client: Any, app: Any, uid: str, key: str, *, locale: str = "zh_CN", have: Any = None,
+                    selection: dict[str, Any] | None = None, tick: int = 1,
+                    state: dict[str, Any] | None = None) -> tuple[dict[str, Any], int]:
+    """POST one placed panel's render callback to ``/_dash-update-component`` as the browser does.
+
+    ``client`` is ``app.server.test_client()``; ``have`` what the browser holds of a deck scene
+    (``core.deckpatch``), ``selection`` its last map pick, ``state`` other State values by
+    "part.property" (e.g. {"body.className": ...}). The request follows the callback's own
+    outputs, inputs and states. Returns ({"part" or "part.property": value} for what came back
+    — "body", "deck", "fresh", "frame"… — and the response's size in bytes).
+    """
+    ident = f"{uid}/{key}"
+    output = next(k for k in app.callback_map if '"tb-body"' in k and '"tb-deck"' in k)
+    entry = app.callback_map[output]
+
+    def concrete(id_text: str) -> Any:
+        if not id_text.startswith("{"):
+            return id_text
+        return {k: (ident if v == ["MATCH"] else v) for k, v in json.loads(id_text).items()}
+
+    def part(id_: Any) -> str:
+        return id_["type"].removeprefix("tb-") if isinstance(id_, dict) else id_
+
+    outputs = []
+    for item in output.strip(".").split("..."):
+        id_text, prop = item.rsplit(".", 1)
+        outputs.append({"id": concrete(id_text), "property": prop})
+    values = {"tick.n_intervals": tick, "meta.data": {"uid": uid, "key": key, "locale": locale},
+              "have.data": have, "tb-select.data": selection, **(state or {})}
+
+    def with_values(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for d in deps:
+            id_ = concrete(d["id"])
+            out.append({"id": id_, "property": d["property"], "value": values.get(f"{part(id_)}.{d['property']}")})
+        return out
+    inputs = with_values(entry["inputs"])
+    tick_id = json.dumps(inputs[0]["id"], separators=(",", ":"), sort_keys=True)
+    token = client.get_cookie("_csrf_token")
+    if token is None:
+        client.get("/api/health")
+        token = client.get_cookie("_csrf_token")
+    body = {"output": output, "outputs": outputs, "inputs": inputs, "state": with_values(entry["state"]),
+            "changedPropIds": [f"{tick_id}.{inputs[0]['property']}"]}
+    resp = client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": token.value})
+    if resp.status_code == 204:
+        return {}, 0
+    if resp.status_code != 200:
+        raise AssertionError(f"render callback answered {resp.status_code}: {resp.get_data(as_text=True)[:500]}")
+    raw = resp.get_data()
+    parts: dict[str, Any] = {}
+    for id_text, props in json.loads(raw)["response"].items():
+        name = part(json.loads(id_text) if id_text.startswith("{") else id_text)
+        for prop, value in props.items():
+            main = {"body": "children", "deck": "data", "fresh": "children", "frame": "className"}.get(name)
+            parts[name if prop == main else f"{name}.{prop}"] = value
+    return parts, len(raw)

@@ -8,7 +8,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +55,15 @@ def write_config(tmp: Path, **extra: object) -> Path:
 class Server:
     def __init__(self, url: str, proc: subprocess.Popen, config: Path) -> None:
         self.url, self.proc, self.config = url, proc, config
+        # Read the server's log as it comes: a full pipe would block the server (a browser makes it log
+        # every request, and the pipe holds 64 KiB: about two minutes of a busy screen).
+        self.log_tail: deque[str] = deque(maxlen=400)
+        if proc.stdout is not None:
+            threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.log_tail.append(line)
 
     def health(self) -> dict:
         with urllib.request.urlopen(self.url + "/api/health", timeout=5) as resp:

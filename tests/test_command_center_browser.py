@@ -38,6 +38,14 @@ def test_wall_switches_to_the_incident_and_back(tmp_path: Path, chromium) -> Non
         wall.goto(server.url + "/playlist/leaders?lang=zh")
         wait_frame_text(wall, '[data-panel="command_center.headline"] .tb-panel-body', "处置中事件", 60000)
         assert "/screen/district" in wall.get_attribute("#tb-playlist-frame", "src")
+        # the one map's legend turns a layer off and on (deck.gl's layer goes invisible)
+        screen = wall.frame_locator("#tb-playlist-frame")
+        chip = screen.locator('[data-panel="command_center.one_map"] .tb-legend-chip[data-layers="res_teams"]')
+        chip.click(timeout=30000)
+        host = screen.locator('[data-panel="command_center.one_map"] .tb-deck-host')
+        assert "tb-off" in chip.get_attribute("class") and host.get_attribute("data-hidden") == "res_teams"
+        chip.click()
+        assert host.get_attribute("data-hidden") == ""
 
         mgr = mgr_ctx.new_page()
         mgr.goto(server.url + "/login?lang=zh")

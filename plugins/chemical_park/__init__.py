@@ -1,9 +1,10 @@
 """chemical_park: the Waisha-Yantou chemical park twin (demo data) — hazard sources, live sensors,
 toxic-release threat zones from a Gaussian plume under the live wind, in 3D.
 
-Modules, one job each: ``plume`` (the dispersion model and chemical library), ``twin`` (the park's
-typed, validated twin), ``scenario`` (scenario files), ``simulator`` (the demo source),
-``rules`` (alarm rules), ``threat`` (the live situation), ``scene`` (the pydeck scene),
+Modules, one job each: ``plume`` (the dispersion model: ``chemicals``, ``stability``, ``gaussian`` and
+``zones``, re-exported), ``twin`` (the park's typed, validated twin), ``scenario`` (scenario files),
+``simulator`` (the demo source), ``rules`` (alarm rules), ``threat`` (the live situation), ``scene``
+(the pydeck scene), ``camera`` (where the scene's camera flies: a clicked entity, an alarm),
 ``panels`` (the dashboard panels).
 """
 
@@ -109,11 +110,13 @@ def register_panels() -> list[PanelSpec]:
     src = ("simulator",)
     return [
         PanelSpec("chemical_park.scene", "园区三维态势", "Park in 3D", panels.park_scene, sources=src, refresh_s=3,
-                  kind="deck", default_options={"tank_scale": 4.0, "fly_to_alarm": True, "pitch": 50, "bearing": -12, "labels": False}),
+                  kind="deck", follows_selection=True,
+                  default_options={"tank_scale": 4.0, "fly_to_alarm": True, "pitch": 50, "bearing": -12, "labels": False}),
         PanelSpec("chemical_park.threat", "有毒气体威胁区", "Toxic threat zones", panels.threat_summary, sources=src,
                   refresh_s=3),
         PanelSpec("chemical_park.receptor", "目标点浓度变化", "Concentration at a point", panels.receptor, sources=src,
-                  refresh_s=5, default_options={"target": "cp.target.waisha", "minutes": 30}),
+                  refresh_s=5, follows_selection=True,
+                  default_options={"target": "cp.target.waisha", "minutes": 30, "follow_selection": True}),
         PanelSpec("chemical_park.hazards", "重大危险源", "Major hazard sources", panels.hazards, sources=src,
                   refresh_s=5),
         PanelSpec("chemical_park.kpis", "园区实时指标", "Park figures", panels.kpis, sources=src, refresh_s=3),

@@ -142,10 +142,17 @@ def threat_summary(ctx: PanelContext) -> Any:
 
 
 def receptor(ctx: PanelContext) -> Any:
-    """Model concentration over time at a point (a named entity, or lon/lat options) with the AEGL lines."""
+    """Model concentration over time at a point with the AEGL lines: the point last clicked on a map of
+    the screen (option ``follow_selection``, on by default), else lon/lat options, else a named entity."""
     model = _model()
     target = ctx.options.get("target", "cp.target.waisha")
-    if "lon" in ctx.options and "lat" in ctx.options:
+    sel = ctx.selection if ctx.options.get("follow_selection", True) else None
+    if sel is not None:
+        picked = model.get(sel.id) if sel.id else None
+        lon, lat, target = sel.lon, sel.lat, f"{sel.lon:.5f},{sel.lat:.5f}"
+        where = f"{lon:.4f}°E {lat:.4f}°N"
+        label = f"{picked.label(ctx.lang)} ({where})" if picked is not None else where
+    elif "lon" in ctx.options and "lat" in ctx.options:
         lon, lat, label = float(ctx.options["lon"]), float(ctx.options["lat"]), f"{ctx.options['lon']}, {ctx.options['lat']}"
     else:
         item = model.get(target)

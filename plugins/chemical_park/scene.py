@@ -6,6 +6,10 @@ tanks as a translucent shell plus a fill column (height × fill level) coloured 
 open alarm of the tank's sensors; gas detectors; hazard sources ringed in their grade colour;
 facilities; sensitive targets coloured by the zone they are in; labels; the wind arrow.
 
+Every picked row carries its entity's ``id`` (GeoJSON features in ``properties``), so a click on the
+map names the entity; ``camera`` decides the view (a clicked entity, an alarm, or the park).
+Rows keep a stable order between renders, so the host's live patches are row deltas.
+
 Tanks are drawn larger than life (``tank_scale``, default 4×) so a 5 m tank is visible on a
 3 km park; the tooltip gives the true size.
 """
@@ -19,7 +23,7 @@ import pydeck as pdk
 
 from core.api import SEVERITY_COLORS, PanelContext
 
-from . import plume
+from . import camera, plume
 from .threat import Situation
 from .twin import Item, ParkModel
 
@@ -43,9 +47,10 @@ BASE_STYLE = {"sea": ([16, 52, 96, 200], [40, 110, 180, 160]), "river": ([16, 60
 FACILITY_RGBA = {"gate": [54, 198, 255, 255], "medical_station": [60, 220, 120, 255], "fire_station": [255, 80, 60, 255]}
 
 
-def worst_alarm(ctx: PanelContext) -> dict[str, int]:
+def worst_alarm(ctx: PanelContext, alerts: list[Any] | None = None) -> dict[str, int]:
+    """The most severe open alarm level per entity."""
     worst: dict[str, int] = {}
-    for a in ctx.store.alerts(limit=10000):
+    for a in ctx.store.alerts(limit=10000) if alerts is None else alerts:
         worst[a.entity_id] = min(worst.get(a.entity_id, 9), int(a.severity))
     return worst
 
@@ -58,7 +63,8 @@ def tank_alarm(model: ParkModel, tank: Item, worst: dict[str, int]) -> int | Non
 def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tuple[str, str], Any]) -> pdk.Deck:
     lang = ctx.lang
     opts = ctx.options
-    worst = worst_alarm(ctx)
+    alerts = ctx.store.alerts(limit=10000)
+    worst = worst_alarm(ctx, alerts)
     scale = float(opts.get("tank_scale", 4.0))
     zone_of = {a.item.id: a.level for a in sit.affected}
 
@@ -69,7 +75,8 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
         for it in model.of(kind):
             if it.geometry:
                 base_feats.append({"type": "Feature", "geometry": it.geometry,
-                                   "properties": {"name": it.label(lang), "info": _kind_text(kind, lang),
+                                   "properties": {"id": it.id, "name": it.label(lang),
+                                                  "info": _kind_text(kind, lang),
                                                   "fill": fill, "line": line,
                                                   "width": 6 if kind in ("fence", "boundary", "hazmat_route") else 3}})
     layers: list[pdk.Layer] = [
@@ -92,7 +99,7 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
         layers.append(pdk.Layer("Tile3DLayer", id="cp-oblique",
                                 data=f"{MODEL_ROUTE}/{tileset.props['file'].split('models/', 1)[-1]}",
                                 opacity=0.9, pickable=False))
-    buildings = [{"polygon": b.geometry["coordinates"][0], "height": float(b.props.get("height_m", 10)),
+    buildings = [{"id": b.id, "polygon": b.geometry["coordinates"][0], "height": float(b.props.get("height_m", 10)),
                   "name": b.label(lang), "info": f"{b.props.get('height_m')} m · {b.props.get('staff', 0)}"
                   + ctx.text("人", " people"),
                   "color": ZONE_RGBA.get(zone_of.get(b.id, ""), [70, 120, 190, 215])[:3] + [225]}
@@ -100,7 +107,7 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
     layers.append(pdk.Layer("PolygonLayer", id="cp-buildings", data=buildings, visible=tileset is None, get_polygon="polygon", extruded=True,
                             get_elevation="height", elevation_scale=1, get_fill_color="color",
                             get_line_color=[140, 200, 255], wireframe=True, pickable=True))
-    racks = [{"path": [c + [float(r.props.get("height_m", 7))] for c in r.geometry["coordinates"]],
+    racks = [{"id": r.id, "path": [c + [float(r.props.get("height_m", 7))] for c in r.geometry["coordinates"]],
               "name": r.label(lang), "info": ctx.text("管廊", "Pipe rack") + f" · {r.props.get('height_m')} m"}
              for r in model.of("pipe_rack") if r.geometry]
     layers.append(pdk.Layer("PathLayer", id="cp-racks", data=racks, get_path="path", get_width=8,
@@ -122,7 +129,7 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
         color = SEV_RGBA.get(sev, NORMAL_FILL) if sev is not None else NORMAL_FILL
         if sit.tank is not None and sit.tank.id == t.id:
             color = SEV_RGBA[1]
-        row = {"position": list(t.point), "name": t.label(lang)}
+        row = {"id": t.id, "position": list(t.point), "name": t.label(lang)}
         r_key = round(radius / 2) * 2          # tanks grouped by radius: a ColumnLayer has one radius
         shells.setdefault(r_key, []).append({**row, "info": static, "height": height})
         fills.setdefault(r_key, []).append({**row, "info": info, "color": color,
@@ -155,17 +162,17 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
         ok = lv is not None and math.isfinite(lv.value)
         frac = min(lv.value / s.props["hihi"], 3.0) if ok else 0.0
         sev = worst.get(s.id)
-        dets.append({"position": list(s.point), "height": 15 + 60 * frac, "name": s.label(lang),
+        dets.append({"id": s.id, "position": list(s.point), "height": 15 + 60 * frac, "name": s.label(lang),
                      "info": f"{lv.value:g} {s.props['unit']}" if ok else ctx.text("无数据", "no data"),
                      "color": SEV_RGBA.get(sev, [54, 198, 255, 230]) if ok else [120, 120, 120, 200]})
     layers.append(pdk.Layer("ColumnLayer", id="cp-detectors", data=dets, get_position="position", radius=9,
                             get_elevation="height", get_fill_color="color", extruded=True, pickable=True))
-    hazards = [{"position": list(h.point), "name": h.label(lang),
+    hazards = [{"id": h.id, "position": list(h.point), "name": h.label(lang),
                 "info": f"{ctx.text('重大危险源', 'Major hazard source')} {h.props['grade']} · R={h.props.get('r_value', '–')}",
                 "color": GRADE_RGBA[h.props["grade"]]} for h in model.of("hazard_source")]
     layers.append(pdk.Layer("ScatterplotLayer", id="cp-hazards", data=hazards, get_position="position", get_radius=110,
                             filled=False, stroked=True, get_line_color="color", line_width_min_pixels=3, pickable=True))
-    facilities = [{"position": list(f.point), "name": f.label(lang), "info": _kind_text(f.kind, lang),
+    facilities = [{"id": f.id, "position": list(f.point), "name": f.label(lang), "info": _kind_text(f.kind, lang),
                    "color": FACILITY_RGBA[f.kind]} for f in model.of(*FACILITY_RGBA)]
     layers.append(pdk.Layer("ScatterplotLayer", id="cp-facilities", data=facilities, get_position="position",
                             get_radius=45, radius_min_pixels=5, get_fill_color="color", stroked=True,
@@ -177,7 +184,7 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
             continue
         sp = latest.get((v.id, "speed_kmh"))
         sev = worst.get(v.id)
-        vehicles.append({"position": [lon_v.value, lat_v.value], "name": v.label(lang),
+        vehicles.append({"id": v.id, "position": [lon_v.value, lat_v.value], "name": v.label(lang),
                          "info": f"{plume.substance(v.props['cargo']).name(lang)} · "
                          + (f"{sp.value:.0f} km/h" if sp is not None and math.isfinite(sp.value) else "–"),
                          "color": SEV_RGBA.get(sev, [255, 176, 0, 255])})
@@ -186,14 +193,14 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
                                 get_radius=30, radius_min_pixels=6, get_fill_color="color", stroked=True,
                                 get_line_color=[20, 20, 20, 255], line_width_min_pixels=2, pickable=True))
     permit_rgba = {"作业中": [176, 112, 255, 255], "审批中": [120, 140, 200, 220], "已关闭": [90, 100, 120, 160]}
-    ops = [{"position": list(p.point), "name": p.label(lang),
+    ops = [{"id": p.id, "position": list(p.point), "name": p.label(lang),
             "info": f"{p.props.get('permit_type_zh', p.props['permit_type'])} · {p.props['state']}",
             "color": permit_rgba[p.props["state"]]} for p in model.of("work_permit") if p.point]
-    ops += [{"position": list(h.point), "name": h.label(lang),
+    ops += [{"id": h.id, "position": list(h.point), "name": h.label(lang),
              "info": f"{h.props['level']}隐患 · {h.props['state']} · {ctx.text('期限', 'due')} {h.props['deadline']}",
              "color": SEV_RGBA[2] if h.props["level"] == "重大" else SEV_RGBA[3]}
             for h in model.of("hidden_hazard") if h.point and h.props["state"] != "销号"]
-    teams = [{"position": list(tm.point), "name": tm.label(lang),
+    teams = [{"id": tm.id, "position": list(tm.point), "name": tm.label(lang),
               "info": f"{tm.props['members']}{ctx.text('人', ' people')} · {tm.props.get('materials', '')}",
               "color": [60, 220, 120, 255]} for tm in model.of("rescue_team") if tm.point]
     if ops or teams:
@@ -203,7 +210,7 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
     targets = []
     for s in model.of("sensitive_target"):
         level = zone_of.get(s.id)
-        targets.append({"position": list(s.point), "name": s.label(lang),
+        targets.append({"id": s.id, "position": list(s.point), "name": s.label(lang),
                         "info": f"{s.props['population']}" + ctx.text("人", " people")
                         + (f" · {level}" if level else ""),
                         "color": ZONE_LINE[level] if level else [230, 120, 255, 255]})
@@ -229,32 +236,18 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
                  {"path": [[float(la[0]), float(la[1])], [float(lon1), float(lat1)], [float(lb[0]), float(lb[1])]]}]
         layers.append(pdk.Layer("PathLayer", id="cp-wind", data=arrow, get_path="path", get_width=14,
                                 width_min_pixels=3, get_color=[255, 255, 255, 230]))
-        layers.append(pdk.Layer("ScatterplotLayer", id="cp-source", data=[{"position": [p.lon, p.lat],
+        layers.append(pdk.Layer("ScatterplotLayer", id="cp-source", data=[{
+                                "id": sit.tank.id if sit.tank else None, "position": [p.lon, p.lat],
                                 "name": sit.tank.label(lang) if sit.tank else "", "info": ctx.text("泄漏源", "Release")}],
                                 get_position="position", get_radius=40, radius_min_pixels=8,
                                 get_fill_color=[255, 40, 40, 255], stroked=True, get_line_color=[255, 255, 255],
                                 line_width_min_pixels=2, pickable=True))
-    view = _view(model, sit, opts)
+    plugin_alerts = [a for a in alerts if getattr(a, "plugin", ctx.plugin) == ctx.plugin]
+    view = camera.view_state(camera.focus(model, sit, opts, plugin_alerts, getattr(ctx, "selection", None)), opts)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"html": "<b>{name}</b><br/>{info}",
-                             "style": {"backgroundColor": "rgba(5,13,31,0.9)", "color": "#e6f1ff", "fontSize": "16px"}})
-
-
-def _view(model: ParkModel, sit: Situation, opts: dict[str, Any]) -> pdk.ViewState:
-    lon, lat = model.center
-    zoom = float(opts.get("zoom", model.site.get("zoom", 13.6)))
-    transition = 0
-    if opts.get("fly_to_alarm", True) and sit.plume is not None and sit.zones:
-        # fly to the release: frame the source and the zones (at most 4 km of them, so the park stays readable)
-        far = min(max((z.distance_m for z in sit.zones), default=1000.0), 4000.0)
-        c_lon, c_lat = sit.plume.to_lonlat(far * 0.4, 0.0)
-        lon, lat = float(c_lon), float(c_lat)
-        width_px = float(opts.get("width_px", 920))
-        m_per_px = max(far * 1.4, 1200.0) / width_px
-        zoom = max(11.0, min(16.0, math.log2(78_271.5 * math.cos(math.radians(lat)) / m_per_px)))
-        transition = 1500
-    return pdk.ViewState(longitude=lon, latitude=lat, zoom=round(zoom, 2), pitch=float(opts.get("pitch", 50)),
-                         bearing=float(opts.get("bearing", -12)), transition_duration=transition)
+                             "style": {"backgroundColor": "rgba(5,13,31,0.9)", "color": "#e6f1ff", "fontSize": "16px",
+                                       "fontFamily": '"Noto Sans SC Subset", "Noto Sans SC", sans-serif'}})
 
 
 def _kind_text(kind: str, lang: str) -> str:

@@ -3,6 +3,7 @@ the incident view (card, timeline, soonest teams, incident map), warnings and in
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 from typing import Any
@@ -120,13 +121,20 @@ def _info(ctx: PanelContext, e: Any) -> str:
     return " · ".join(bits)
 
 
-def one_map(ctx: PanelContext) -> pdk.Deck:
-    """一张图: resources, rescue forces, shelters, cameras, what the domain plugins publish, incidents."""
-    wanted = ctx.options.get("layers") or list(LAYERS)
+def one_map(ctx: PanelContext) -> dict[str, Any]:
+    """一张图: resources, rescue forces, shelters, cameras, what the domain plugins publish, incidents.
+
+    One layer per kind of resource (``places.LAYERS``; a dashboard picks them with ``options.layers``)
+    and a legend (``tbLegend``) whose chips turn each layer on and off on the screen.
+    """
+    wanted = [k for k in (ctx.options.get("layers") or list(LAYERS)) if k in LAYERS]
     net = road_network(ctx.settings.road_spacing_m)
+    lang = 1 if ctx.lang == "zh" else 2
+    legend: list[dict[str, Any]] = []
     layers = [pdk.Layer("PathLayer", data=net.edge_paths("expressway") + net.edge_paths("arterial")
                         + net.edge_paths("bridge"), id="roads", get_path="path", get_width=3, width_min_pixels=1,
                         get_color=[70, 110, 160, 150])]
+    legend.append({"ids": ["roads"], "label": ctx.text("道路", "Roads"), "color": [70, 110, 160]})
     if ctx.options.get("circle", True):
         res = circle_result(ctx)
         layers.append(pdk.Layer("PolygonLayer", id="circle",
@@ -134,29 +142,34 @@ def one_map(ctx: PanelContext) -> pdk.Deck:
                                 get_polygon="polygon", get_fill_color=[47, 208, 138, 28], get_line_color=[47, 208, 138, 120],
                                 line_width_min_pixels=1, stroked=True, pickable=False))
         layers.append(pdk.Layer("ScatterplotLayer", id="gaps", data=[
-            {"position": [g.target.lon, g.target.lat], "name": g.target.name} for g in res.gaps
-            if g.target.lon is not None], get_position="position", get_radius=260, radius_min_pixels=6, stroked=True,
-            filled=False, get_line_color=[232, 54, 59, 255], line_width_min_pixels=2, pickable=True))
-    points = [p for key in wanted if key in LAYERS for p in _layer_points(ctx, key)]
-    layers.append(pdk.Layer("ScatterplotLayer", id="resources", data=points, get_position="position",
-                            get_fill_color="color", get_radius=180, radius_min_pixels=5, radius_max_pixels=14,
-                            stroked=True, get_line_color=[7, 20, 43], line_width_min_pixels=1, pickable=True))
+            {"position": [g.target.lon, g.target.lat], "name": g.target.name, "info": ctx.text("15分钟圈外", "outside")}
+            for g in res.gaps if g.target.lon is not None], get_position="position", get_radius=260,
+            radius_min_pixels=6, stroked=True, filled=False, get_line_color=[232, 54, 59, 255],
+            line_width_min_pixels=2, pickable=True))
+        legend.append({"ids": ["circle", "gaps"], "label": ctx.text(f"{res.minutes:g}分钟圈/盲区", f"{res.minutes:g}-min circle"),
+                       "color": [47, 208, 138]})
+    for key in wanted:
+        points = _layer_points(ctx, key)
+        layers.append(pdk.Layer("ScatterplotLayer", id=f"res_{key}", data=points, get_position="position",
+                                get_fill_color="color", get_radius=180, radius_min_pixels=5, radius_max_pixels=14,
+                                stroked=True, get_line_color=[7, 20, 43], line_width_min_pixels=1, pickable=True))
+        legend.append({"ids": [f"res_{key}"], "label": f"{LAYERS[key][lang]} {len(points)}", "color": LAYERS[key][3]})
     routes = [{"path": t.properties["route"], "name": t.name} for t in
               entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
               if t.properties.get("status") == "dispatched" and t.properties.get("route")]
     layers.append(pdk.Layer("PathLayer", id="routes", data=routes, get_path="path", get_width=40, width_min_pixels=4,
                             get_color=[60, 220, 120, 230], pickable=True))
     layers.append(_incident_layer(ctx, incidents.incidents(ctx.store, open_only=True, limit=50)))
-    layers.append(pdk.Layer("TextLayer", id="labels", data=[p for p in points if p["kind"] in ("teams", "fire")],
-                            get_position="position", get_text="name", get_size=13, get_color=[230, 241, 255, 230],
-                            get_pixel_offset=[0, -16], character_set="auto",
-                            font_family='"Noto Sans SC Subset", sans-serif'))
+    legend.append({"ids": ["incidents", "routes"], "label": ctx.text("事件/出动路线", "Incidents, routes"),
+                   "color": [232, 54, 59]})
     site = next((s for s in ctx.store.sites() if s.id == "cc-jiaojiang"), None)
     view = pdk.ViewState(longitude=site.lon if site else 121.45, latitude=site.lat if site else 28.67,
                          zoom=float(ctx.options.get("zoom", 11.3)), pitch=40, bearing=0)
     ctx.data_time = time.time()
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
-                    tooltip={"text": "{name}\n{info}"})
+    spec = json.loads(pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                               tooltip={"text": "{name}\n{info}"}).to_json())
+    spec["tbLegend"] = legend
+    return spec
 
 
 def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 420) -> pdk.Layer:
@@ -343,6 +356,10 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
     net = road_network(ctx.settings.road_spacing_m)
     layers = []
     view = pdk.ViewState(longitude=121.45, latitude=28.67, zoom=11.3, pitch=45)
+    if inc is None:  # nothing to fly to: the district's main roads
+        layers.append(pdk.Layer("PathLayer", id="roads", get_path="path", get_width=3, width_min_pixels=1,
+                                get_color=[70, 110, 160, 150],
+                                data=net.edge_paths("expressway") + net.edge_paths("arterial") + net.edge_paths("bridge")))
     if inc is not None:
         pt = point_of(inc.geometry)
         r = ctx.settings.nearby_km * 2.5
@@ -359,11 +376,6 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
              "color": next((LAYERS[k][3] for k in LAYERS if e.kind in LAYERS[k][0]), [230, 120, 255]) + [235]}
             for e in near], get_position="position", get_fill_color="color", get_radius=90, radius_min_pixels=6,
             stroked=True, get_line_color=[7, 20, 43], pickable=True))
-        layers.append(pdk.Layer("TextLayer", id="nearby_labels", data=[
-            {"position": list(point_of(e.geometry)), "name": _name(ctx, e)} for e in near[:25]],
-            get_position="position", get_text="name", get_size=14, get_color=[230, 241, 255, 235],
-            get_pixel_offset=[0, -18], character_set="auto", font_family='"Noto Sans SC Subset", sans-serif',
-            outline_width=2, outline_color=[7, 20, 43, 255], font_settings={"sdf": True}))
         layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
                                 get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
                                 stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from datetime import datetime
 from typing import Any
 
-import plotly.graph_objects as go
+import plotly.io as pio
 import pydeck as pdk
 from dash import dcc, html
 
@@ -17,6 +19,9 @@ _SEV_RGBA = {int(s): [int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16), 230] fo
 _NORMAL = [54, 198, 255, 220]
 #: the big screen's shipped font (assets/fonts.css), so SVG text in plotly shows Chinese too
 FONT = '"Noto Sans SC Subset", "Noto Sans SC", sans-serif'
+#: points per trace a trend sends at most: a panel is a few hundred pixels wide, and every refresh
+#: re-sends the whole window (at 10 readings a second, 5 minutes would be 3000 points per sensor)
+TREND_MAX_POINTS = 400
 
 
 def _names(ctx: PanelContext) -> dict[str, str]:
@@ -24,13 +29,35 @@ def _names(ctx: PanelContext) -> dict[str, str]:
             for e in ctx.store.entities(plugin=ctx.plugin)}
 
 
+def decimate(pts: list[tuple[float, float]], max_points: int = TREND_MAX_POINTS) -> list[tuple[float, float]]:
+    """At most ``max_points`` of a time-ordered series: each bucket's lowest and highest point, in time order.
+
+    Peaks survive (a short gas spike must still cross the drawn alarm limit), unlike plain averaging.
+    """
+    if len(pts) <= max_points:
+        return pts
+    buckets = max(1, max_points // 2)
+    size = -(-len(pts) // buckets)
+    out: list[tuple[float, float]] = []
+    for i in range(0, len(pts), size):
+        chunk = pts[i:i + size]
+        lo = min(range(len(chunk)), key=lambda j: chunk[j][1])
+        hi = max(range(len(chunk)), key=lambda j: chunk[j][1])
+        out.extend(chunk[j] for j in sorted({lo, hi}))
+    return out
+
+
 def trend(ctx: PanelContext) -> Any:
-    """Gas concentration over the last minutes, with the alarm limits drawn in warning colours."""
+    """Gas concentration over the last minutes, with the alarm limits drawn in warning colours.
+
+    The figure is a plain dict: plotly's graph objects validate and deep-copy every property (the
+    dark template alone, on each refresh), which made this the slowest panel of the wall.
+    """
     metric = ctx.options.get("metric", "gas_ppm")
     minutes = float(ctx.options.get("minutes", 5))
     since = time.time() - minutes * 60
     names = _names(ctx)
-    fig = go.Figure()
+    data: list[dict[str, Any]] = []
     newest = None
     unit = ""
     for entity in ctx.store.entities(kind="sensor", plugin=ctx.plugin):
@@ -41,23 +68,34 @@ def trend(ctx: PanelContext) -> Any:
             continue
         newest = max(newest or 0, pts[-1][0])
         unit = entity.properties.get("unit", unit)
-        fig.add_trace(go.Scatter(x=[time.strftime("%H:%M:%S", time.localtime(t)) for t, _ in pts],
-                                 y=[v for _, v in pts], mode="lines", name=names.get(entity.id, entity.id),
-                                 line={"width": 3}))
+        pts = decimate(pts)
+        data.append({"type": "scatter", "mode": "lines", "name": names.get(entity.id, entity.id), "line": {"width": 3},
+                     "x": [datetime.fromtimestamp(t).isoformat(timespec="milliseconds") for t, _ in pts],
+                     "y": [v for _, v in pts]})
     settings: DemoSettings = ctx.settings
+    shapes, notes = [], []
     for level, limit in settings.gas_limits_ppm.items():
         if metric == "gas_ppm":
-            fig.add_hline(y=limit, line={"color": SEVERITY_COLORS[Severity[level]], "dash": "dash", "width": 2},
-                          annotation_text=f"{level}级 {limit:g}" if ctx.lang == "zh" else f"L{level} {limit:g}",
-                          annotation_font={"size": 16, "color": SEVERITY_COLORS[Severity[level]]})
-    fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      margin={"l": 56, "r": 16, "t": 8, "b": 36}, font={"size": 16, "color": "#e6f1ff", "family": FONT},
-                      legend={"orientation": "h", "y": 1.12, "font": {"size": 16}},
-                      yaxis={"title": {"text": unit}, "gridcolor": "#1d4f8f"},
-                      xaxis={"nticks": 6, "gridcolor": "#1d4f8f"}, uirevision=metric)
+            color = SEVERITY_COLORS[Severity[level]]
+            shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": limit, "y1": limit,
+                           "line": {"color": color, "dash": "dash", "width": 2}})
+            notes.append({"xref": "x domain", "x": 1, "xanchor": "right", "yref": "y", "y": limit, "yanchor": "bottom",
+                          "showarrow": False, "font": {"size": 16, "color": color},
+                          "text": f"{level}级 {limit:g}" if ctx.lang == "zh" else f"L{level} {limit:g}"})
+    layout = {"template": _dark_template(), "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+              "margin": {"l": 56, "r": 16, "t": 8, "b": 36}, "font": {"size": 16, "color": "#e6f1ff", "family": FONT},
+              "legend": {"orientation": "h", "y": 1.12, "font": {"size": 16}},
+              "yaxis": {"title": {"text": unit}, "gridcolor": "#1d4f8f"},
+              "xaxis": {"nticks": 6, "gridcolor": "#1d4f8f", "type": "date", "tickformat": "%H:%M:%S"},
+              "shapes": shapes, "annotations": notes, "uirevision": metric}
     ctx.data_time = newest
-    return dcc.Graph(figure=fig, config={"displayModeBar": False, "staticPlot": False},
+    return dcc.Graph(figure={"data": data, "layout": layout}, config={"displayModeBar": False, "staticPlot": False},
                      style={"height": "100%", "width": "100%"})
+
+
+@functools.cache
+def _dark_template() -> dict[str, Any]:
+    return pio.templates["plotly_dark"].to_plotly_json()
 
 
 def kpis(ctx: PanelContext) -> Any:
