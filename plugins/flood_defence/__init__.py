@@ -12,7 +12,7 @@ import yaml
 
 from core.api import EntityKind, PanelSpec, RouteSpec, SourceSpec, hookimpl
 
-from . import panels
+from . import inundation_panels, panels
 from .data import TWIN_DIR
 from .settings import FloodSettings
 from .simulator import StormSimulator
@@ -99,9 +99,9 @@ def register_panels() -> list[PanelSpec]:
         PanelSpec(f"{PLUGIN}.typhoon_map", "台风路径与风圈", "Typhoon track and wind circles", panels.typhoon_map,
                   sources=src, refresh_s=5, kind="deck"),
         PanelSpec(f"{PLUGIN}.typhoon_info", "台风信息", "Typhoon", panels.typhoon_info, sources=src, refresh_s=5),
-        PanelSpec(f"{PLUGIN}.inundation3d", "淹没预演(三维)", "Inundation rehearsal 3D", panels.inundation3d,
+        PanelSpec(f"{PLUGIN}.inundation3d", "淹没预演(三维)", "Inundation rehearsal 3D", inundation_panels.inundation3d,
                   refresh_s=60, kind="deck", default_options={"scenario": "s50b"}),
-        PanelSpec(f"{PLUGIN}.rehearsal", "预演方案对比", "Rehearsal scenarios", panels.rehearsal, refresh_s=60,
+        PanelSpec(f"{PLUGIN}.rehearsal", "预演方案对比", "Rehearsal scenarios", inundation_panels.rehearsal, refresh_s=60,
                   default_options={"scenario": "s50b"}),
         PanelSpec(f"{PLUGIN}.plan", "应急响应预案", "Response plan", panels.plan_checklist, sources=src, refresh_s=5),
         PanelSpec(f"{PLUGIN}.transfers", "人员转移与安置", "Transfers and shelters", panels.transfers_panel,
