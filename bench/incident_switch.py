@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,19 +24,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from liveserver import CHROME_ARGS, ROOT, serve  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 DRILLS = ("chem_leak", "forest_fire", "typhoon")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -49,19 +41,7 @@ def start(tmp: Path) -> tuple[subprocess.Popen, str]:
            "plugin_allowlist": ["command_center", "alerts"], "entry_points": False,
            "plugins": {"command_center": {"settings": {"outbox": str(tmp / "outbox.jsonl"),
                                                        "reports_dir": str(tmp / "reports")}}}}
-    (tmp / "switch.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(tmp / "switch.yaml"),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return serve(cfg, tmp / "switch.yaml")
 
 
 SEEN = """([title]) => {

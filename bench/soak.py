@@ -12,26 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from liveserver import CHROME_ARGS, ROOT, serve  # noqa: E402
 
 
 def start(tmp: Path, keep: set[str] | None = None) -> tuple[subprocess.Popen, str]:
@@ -47,19 +38,7 @@ def start(tmp: Path, keep: set[str] | None = None) -> tuple[subprocess.Popen, st
            "dashboards_dir": str(boards), "playlists_file": str(tmp / "none.yaml"), "public_screens": True,
            "plugin_allowlist": ["demo_sensors", "alerts"], "entry_points": False,
            "plugins": {"demo_sensors": {"settings": {"interval_s": 0.1, "leak_period_s": 20}}}}
-    (tmp / "soak.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(tmp / "soak.yaml"),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return serve(cfg, tmp / "soak.yaml")
 
 
 def sample(page, cdp, proc: psutil.Process) -> dict[str, float]:
