@@ -11,8 +11,6 @@ import threading
 import time
 from typing import Any
 
-from sqlmodel import select
-
 from . import twin
 from .bus import Bus, WallModeChanged
 from .store import Store
@@ -60,14 +58,6 @@ def set_wall_mode(store: Store, bus: Bus | None, mode: str, actor: str, incident
     if bus is not None:
         bus.publish(WallModeChanged(wall=wall, mode=mode, incident_id=incident_id, actor=actor))
     return wall_state(store, wall)
-
-
-def incident_walls(store: Store, incident_id: int) -> list[str]:
-    """The walls now showing ``incident_id``."""
-    with store.session() as db:
-        rows = db.scalars(select(twin.WallState).where(twin.WallState.incident_id == incident_id,
-                                                       twin.WallState.mode == "incident")).all()
-        return [r.wall for r in rows]
 
 
 class WallWatcher:

@@ -24,6 +24,8 @@ from core.twin import Alert
 from core.yamlfile import load_yaml
 
 from . import incidents, publish
+from .dispatching import dispatch_soonest
+from .report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +160,6 @@ class DrillRun:
                                f"{publish.LEVELS[step.level][0]} 已发布至 {len(pub.recipients)} 个对象")
 
     def _do_dispatch(self, step: DrillStep) -> None:
-        from .dispatching import dispatch_soonest
         dispatch_soonest(self.host.store, self.net, self.incident_id, self.actor, step.teams,
                          [m.model_dump() for m in step.materials])
 
@@ -169,6 +170,5 @@ class DrillRun:
         incidents.close(self.host.store, self.incident_id, self.actor, step.text)
 
     def _do_report(self, step: DrillStep) -> None:
-        from .report import write_report
         self.report = {k: str(v) for k, v in write_report(self.host.store, self.incident_id, self.net,
                                                           Path(self.settings.reports_dir), self.actor).items()}

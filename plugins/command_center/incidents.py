@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core.api import AlertDraft, Store
+from core.api import Store
 from core.twin import Alert, Entity, Incident, IncidentEvent
 
 STATES = ("intake", "assessment", "warning", "dispatch", "handling", "closed")
@@ -350,18 +350,10 @@ def response_times(inc: Incident, events: Sequence[IncidentEvent]) -> dict[str, 
     first = {}
     for ev in events:
         first.setdefault(ev.kind, ev.ts)
-    arrival = first.get("handling") if any(e.kind == "handling" and e.data.get("team") for e in events) else None
-    arrival = min((e.ts for e in events if e.data.get("team")), default=arrival)
+    arrival = min((e.ts for e in events if e.data.get("team")), default=None)  # arrivals carry the team
     dispatch_ts = first.get("dispatch")
     return {"intake_to_dispatch_s": (dispatch_ts - t0) if dispatch_ts else None,
             "dispatch_to_arrival_s": (arrival - dispatch_ts) if arrival and dispatch_ts else None,
             "intake_to_arrival_s": (arrival - t0) if arrival else None,
             "intake_to_close_s": (inc.closed_at - t0) if inc.closed_at else None}
 
-
-def drill_alert(scenario: str, entity_id: str, title: str, severity: int, message: str,
-                kind: str) -> AlertDraft:
-    """The alert a drill raises: through the same alert path, marked as a drill."""
-    return AlertDraft(rule_id=f"command_center.drill.{scenario}", entity_id=entity_id, severity=severity,
-                      title=DRILL_PREFIX + title, message=message,
-                      details={"drill": True, "scenario": scenario, "incident_kind": kind})

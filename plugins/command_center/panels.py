@@ -20,8 +20,7 @@ from . import incidents, publish
 from .circle import rapid_response_circle
 from .dispatching import candidates
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, STATES, point_of
-from .places import LAYERS, entities_of, road_network, stations, targets
-from .report import nearby_entities
+from .places import LAYERS, entities_of, nearby_entities, road_network, stations, targets
 
 SEV_RGB = {1: [232, 54, 59], 2: [245, 133, 42], 3: [246, 211, 60], 4: [47, 140, 242]}
 LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}

@@ -73,3 +73,16 @@ def road_network(spacing_m: float = 380.0) -> RoadNetwork:
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat0 = math.radians((a[1] + b[1]) / 2)
     return math.hypot((a[0] - b[0]) * 111.32 * math.cos(lat0), (a[1] - b[1]) * 110.54)
+
+
+def nearby_entities(store: Store, lon: float, lat: float, radius_km: float, kinds: tuple[str, ...]) -> list[Entity]:
+    """Entities of ``kinds`` within ``radius_km`` of a point (closest first)."""
+    out = []
+    for k in kinds:
+        for e in store.entities(kind=k):
+            pt = point_of(e.geometry)
+            if pt is not None:
+                d = distance_km((lon, lat), pt)
+                if d <= radius_km:
+                    out.append((d, e))
+    return [e for _, e in sorted(out, key=lambda x: x[0])]

@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel import select
 
 from core.api import Store
-from core.twin import Entity, WarningPublication
+from core.twin import Incident, WarningPublication
 
 from . import incidents
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, point_of
@@ -307,7 +307,6 @@ def write_report(store: Store, incident_id: int, net: RoadNetwork | None, out_di
     html_path.write_text(render_html(data, png), encoding="utf-8")
     pdf_path.write_bytes(render_pdf(data, png, FONT_CACHE))
     with store.session() as db:
-        from core.twin import Incident
         row = db.get(Incident, incident_id)
         row.properties = {**row.properties, "report": {"html": str(html_path), "pdf": str(pdf_path),
                                                        "at": time.time()}}
@@ -317,16 +316,3 @@ def write_report(store: Store, incident_id: int, net: RoadNetwork | None, out_di
                      {"html": str(html_path), "pdf": str(pdf_path)})
     return {"html": html_path, "pdf": pdf_path}
 
-
-def nearby_entities(store: Store, lon: float, lat: float, radius_km: float, kinds: tuple[str, ...]) -> list[Entity]:
-    """Entities of ``kinds`` within ``radius_km`` of a point (closest first)."""
-    from .places import distance_km
-    out = []
-    for k in kinds:
-        for e in store.entities(kind=k):
-            pt = point_of(e.geometry)
-            if pt is not None:
-                d = distance_km((lon, lat), pt)
-                if d <= radius_km:
-                    out.append((d, e))
-    return [e for _, e in sorted(out, key=lambda x: x[0])]

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlmodel import select
+
 from core.api import Bus, Store
-from core.twin import Alert
+from core.twin import Alert, Entity, Incident
 from core.wall import set_wall_mode, wall_state
 
 from . import incidents
+from .incidents import point_of
 from .places import distance_km
 from .settings import CommandSettings
 
@@ -65,8 +68,6 @@ def _recently_closed(store: Store, alert: Alert, window_s: float):
     """The incident closed within ``window_s`` that this alert's entity already belonged to, if any."""
     if window_s <= 0 or not alert.entity_id:
         return None
-    from sqlmodel import select
-    from core.twin import Incident
     with store.session() as db:
         rows = db.scalars(select(Alert.incident_id).where(Alert.entity_id == alert.entity_id,
                                                           Alert.incident_id.isnot(None))).all()
@@ -78,8 +79,6 @@ def _recently_closed(store: Store, alert: Alert, window_s: float):
 
 
 def _nearby_open(store: Store, alert: Alert, merge_km: float, drill: bool):
-    from core.twin import Entity
-    from .incidents import point_of
     with store.session() as db:
         ent = db.get(Entity, alert.entity_id) if alert.entity_id else None
     pt = point_of(ent.geometry) if ent is not None else None
