@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
 from core.api import Entity, SourceContext, VideoDetection
@@ -25,15 +24,6 @@ PLUGINS = ("enterprise_park", "forest_fire")
 def plugin_mod(plugin: str, name: str):
     """A module of a plugin as the host loaded it (not a second copy imported by the test)."""
     return sys.modules[f"twinboard_plugins.{plugin}.{name}"]
-
-
-def write_avi(path: Path, frames) -> Path:
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 2.0, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return path
 
 
 class FakeDetector:
@@ -66,12 +56,12 @@ def host(make_twin_app, tmp_path, monkeypatch):
 def run_camera(host, cam_id: str, tmp_path: Path, x: float = 0.43) -> None:
     """forest_fire's own camera loop (its rule, snapshot, alert) on 8 rendered frames, wired to the host the
     way the runtime wires a source: ingest, raise_alert, publish_detection."""
-    from plugins.forest_fire.demo_feeds import FeedSpec, render_frames
+    from plugins.forest_fire.demo_feeds import FeedSpec, render_frames, write_video
     source, rule = plugin_mod("forest_fire", "source"), plugin_mod("forest_fire", "rule")
     settings = host.plugins.records["forest_fire"].settings
     cam = {c.id: c for c in source.configured_cameras(settings)}[cam_id]
-    video = write_avi(tmp_path / f"{source.source_name(cam)}.avi",
-                      render_frames(FeedSpec(seed=11, plume_x=x, frames=8, smoke_from=3)))
+    video = write_video(tmp_path / f"{source.source_name(cam)}.avi",
+                        render_frames(FeedSpec(seed=11, plume_x=x, frames=8, smoke_from=3)))
     feed = source.CameraFeed(source.open_source(str(video)), interval_s=cam.interval_s)
     worker = source.CameraWorker(cam, settings, FakeDetector(rule.Detection, x), feed=feed)
     ctx = SourceContext("forest_fire", source.source_name(cam), settings, threading.Event(), Heartbeat(),

@@ -43,15 +43,6 @@ def demo_frames(x_frac: float | None, n: int = 10, smoke_from: int = 3):
     return render_frames(FeedSpec(seed=11, plume_x=x_frac, frames=n, smoke_from=smoke_from))
 
 
-def write_avi(path: Path, frames) -> Path:
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 2.0, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return path
-
-
 class FakeDetector:
     """Reports a smoke box centred at ``x`` once frames carry the plume (bright pixels above the ridge)."""
 
@@ -105,6 +96,7 @@ def test_coverage_is_share_of_forest_inside_view_cones():
 
 
 def test_camera_loop_raises_alert_with_evidence_fix_and_review(app, tmp_path):
+    from plugins.forest_fire.demo_feeds import write_video
     host = app.server.config["TWINBOARD_HOST"]
     settings = host.plugins.records["forest_fire"].settings
     source = plugin_mod("source")
@@ -112,7 +104,7 @@ def test_camera_loop_raises_alert_with_evidence_fix_and_review(app, tmp_path):
     a, b = cams["forest_fire.cam_baiyun"], cams["forest_fire.cam_fengshan@west"]
     workers = []
     for cam, x in ((a, 0.43), (b, 0.41)):
-        video = write_avi(tmp_path / f"{cam.id}.avi", demo_frames(x, n=8))
+        video = write_video(tmp_path / f"{cam.id}.avi", demo_frames(x, n=8))
         feed = source.CameraFeed(source.open_source(str(video)), interval_s=cam.interval_s)
         workers.append((source.CameraWorker(cam, settings, FakeDetector(x, 2), feed=feed), ctx_for(host, settings)))
     first_alert = {}
@@ -328,7 +320,7 @@ def test_wall_shows_a_dropped_camera_offline_and_back_online(app):
 def test_shipped_model_through_the_camera_loop_on_rendered_feeds(tmp_path):
     """The real weights on videos the project renders: a clean feed raises nothing; the plume feed's
     frames before the smoke raise nothing and the loop yields a smoke score for every frame."""
-    from plugins.forest_fire.demo_feeds import FEEDS, render_frames
+    from plugins.forest_fire.demo_feeds import FEEDS, render_frames, write_video
     from plugins.forest_fire.detector import SmokeDetector
     from plugins.forest_fire.frames import CameraFeed, VideoSource
     from plugins.forest_fire.settings import ForestFireSettings
@@ -340,7 +332,7 @@ def test_shipped_model_through_the_camera_loop_on_rendered_feeds(tmp_path):
     results = {}
     for name in ("clean_fengshan_north", "plume_baiyun"):
         spec = FEEDS[name]
-        video = write_avi(tmp_path / f"{name}.avi", render_frames(spec))
+        video = write_video(tmp_path / f"{name}.avi", render_frames(spec))
         cam = Camera(f"t.{name}", f"t.{name}", name, "", 121.4, 28.65, 60, 60, 6000, interval_s=1.0)
         worker = CameraWorker(cam, settings, det, feed=CameraFeed(VideoSource(str(video), loop=False), interval_s=1.0))
         outs = [worker.step(None, now=1_800_000_000.0 + 30 * i) for i in range(spec.frames)]
