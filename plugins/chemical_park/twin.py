@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.api import ConfigError
 
@@ -29,26 +29,30 @@ TWIN_FILES = (TWIN_DIR / "park.geojson", TWIN_DIR / "park.yaml", TWIN_DIR / "ope
 GRADES = ("一级", "二级", "三级", "四级")
 
 
+def _known_substance(v: str) -> str:
+    """A substance of the chemical library (its error names the known ones)."""
+    try:
+        plume.substance(v)
+    except plume.PlumeError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+#: A tank's substance or a vehicle's cargo: must be in the chemical library.
+Substance = Annotated[str, AfterValidator(_known_substance)]
+
+
 class _Props(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
 class TankProps(_Props):
-    substance: str
+    substance: Substance
     capacity_m3: float = Field(gt=0)
     diameter_m: float = Field(gt=0, le=120)
     height_m: float = Field(gt=0, le=60)
     fill_pct: float = Field(50, ge=0, le=100)
     enterprise: str
-
-    @field_validator("substance")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        try:
-            plume.substance(v)
-        except plume.PlumeError as exc:
-            raise ValueError(str(exc)) from None
-        return v
 
 
 class HazardProps(_Props):
@@ -102,18 +106,9 @@ class RouteProps(_Props):
 
 class VehicleProps(_Props):
     plate: str
-    cargo: str
+    cargo: Substance
     route: str
     speed_kmh: float = Field(20.0, gt=0, le=120)
-
-    @field_validator("cargo")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        try:
-            plume.substance(v)
-        except plume.PlumeError as exc:
-            raise ValueError(str(exc)) from None
-        return v
 
 
 class SupervisorProps(_Props):
