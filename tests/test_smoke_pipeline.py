@@ -103,13 +103,19 @@ def test_dataset_never_splits_a_scene_unit(tmp_path):
 
     def real_units(split):
         return {p.name.split("__")[0] for p in (tmp_path / "ds" / split / "images").iterdir() if "__" in p.name
-                and not p.name.startswith("bgcrop_")}
+                and not p.name.startswith(("bgcrop_", "nosmoke_"))}
 
     def crop_units(split):
         return {p.name[len("bgcrop_"):].split("__")[0] for p in (tmp_path / "ds" / split / "images").iterdir()
                 if p.name.startswith("bgcrop_")}
 
     assert real_units("train") == {"U1", "U3"} and real_units("val") == {"U2", "U4"}
+    # every real frame also comes back with its smoke removed, as a negative of its own split
+    for split, units in (("train", {"U1", "U3"}), ("val", {"U2", "U4"})):
+        removed = sorted((tmp_path / "ds" / split / "labels").glob("nosmoke_*.txt"))
+        assert len(removed) == summary[split]["real"] == summary[split]["smoke_removed"]
+        assert {p.stem[len("nosmoke_"):].split("__")[0] for p in removed} == units
+        assert all(p.read_text() == "" for p in removed)
     assert crop_units("train") <= {"U1", "U3"} and crop_units("val") <= {"U2", "U4"}
     assert summary["train"]["real"] == 6 and summary["val"]["real"] == 5
     for split in ("train", "val"):
@@ -122,6 +128,44 @@ def test_dataset_never_splits_a_scene_unit(tmp_path):
     assert "train: train/images" in text and "val: val/images" in text and "0: smoke" in text
     with pytest.raises(ValueError):
         dataset.split_by_unit(dataset.load_items(src), ["U9"])
+
+
+def test_remove_smoke_covers_the_box_from_the_same_rows_and_leaves_the_rest():
+    transplant = _sub("transplant")
+    rng = np.random.default_rng(0)
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:60] = (200, 150, 100)  # sky
+    img[60:] = (40, 90, 60)     # hills
+    img[30:50, 70:90] = 255     # the "smoke", in the sky
+    out = transplant.remove_smoke(img, [(70, 30, 90, 50)], rng)
+    assert out.shape == img.shape
+    assert np.abs(out[30:50, 70:90].astype(int) - (200, 150, 100)).max() <= 2  # now sky, like its row
+    assert np.array_equal(out[80:], img[80:]) and np.array_equal(out[:, :50], img[:, :50])  # far pixels untouched
+    assert np.array_equal(img[30:50, 70:90], np.full((20, 20, 3), 255, np.uint8))  # input not modified
+    # a box as wide as the frame has no donor beside it: inpainted instead
+    wide = img.copy()
+    wide[30:50, :] = 255
+    out = transplant.remove_smoke(wide, [(0, 30, 160, 50)], rng)
+    assert out[40, 80].mean() < 240
+
+
+def test_threshold_respects_the_false_positive_aim():
+    ev = _sub("evaluate")
+    FP = ev.FramePred
+    gt, none = np.array([[0.1, 0.1, 0.3, 0.3]]), np.zeros((0, 4))
+    box = np.array([[0.1, 0.1, 0.3, 0.3]])
+    # 10 smoke frames with conf 0.3..0.75; 10 smoke-free frames, three with a box at 0.4 / 0.5 / 0.6
+    preds = [FP(gt, box, np.array([0.3 + 0.05 * i])) for i in range(10)]
+    preds += [FP(none, box, np.array([c])) for c in (0.4, 0.5, 0.6)] + [FP(none, none, np.zeros(0))] * 7
+    free, _ = ev.threshold_from_preds(preds)
+    limited, table = ev.threshold_from_preds(preds, max_flagged=0.10)
+    assert free < limited
+    row = next(r for r in table if r["conf"] == limited)
+    assert row["meets_fp_aim"] and row["negative_flagged_share"] <= 0.10
+    assert ev.image_metrics(preds, limited)["negative_flagged_share"] <= 0.10
+    # no threshold can meet an impossible aim: best F1 overall, marked as missing it
+    impossible, table = ev.threshold_from_preds([FP(none, box, np.array([0.95]))] + preds, max_flagged=0.0)
+    assert not next(r for r in table if r["conf"] == impossible)["meets_fp_aim"]
 
 
 def test_metrics_on_known_predictions():
@@ -138,6 +182,7 @@ def test_metrics_on_known_predictions():
     m = ev.image_metrics(preds, 0.5)
     assert (m["tp"], m["fp"], m["fn"]) == (1, 1, 1)
     assert m["precision"] == 0.5 and m["recall"] == 0.5 and m["fp_per_negative_image"] == 0.5
+    assert m["negative_flagged_share"] == 0.5
     assert m["localized_recall"] == 0.5
     assert ev.image_metrics(preds, 0.1)["recall"] == 1.0 and ev.image_metrics(preds, 0.1)["localized_recall"] == 0.5
     assert ev.ap50(preds) == pytest.approx(0.5)

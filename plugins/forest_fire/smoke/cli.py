@@ -6,7 +6,7 @@ Every handler takes the parsed namespace and returns an exit code.
     smoke synth OUT [--pos N --neg N --backgrounds DIR --seed S]
     smoke dataset [--source DIR --out DIR --val-units U7 U12 --seed S ...]
     smoke train --data DIR [--epochs N --imgsz PX --time HOURS --resume --weights PT --out DIR]
-    smoke threshold DIR [--model PT] [--write]      pick the operating threshold (best F1)
+    smoke threshold DIR [--model PT] [--write]      pick the operating threshold (best F1, <=10% negatives flagged)
     smoke eval DIR [--json --model PT --conf C]
 """
 
@@ -56,7 +56,8 @@ def _dataset(args) -> int:
 
     summary = build_dataset(args.source, args.out, val_units=args.val_units, n_synth_pos=args.synth_pos,
                             n_synth_neg=args.synth_neg, n_bg_train=args.bg_train, n_synth_neg_val=args.synth_neg_val,
-                            n_bg_val=args.bg_val, seed=args.seed)
+                            n_bg_val=args.bg_val, n_removed_train=args.removed_train,
+                            n_removed_val=args.removed_val, seed=args.seed)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -79,13 +80,17 @@ def _train(args) -> int:
 def _threshold(args) -> int:
     from .evaluate import select_threshold
 
-    conf, table = select_threshold(args.model, args.data_dir)
+    conf, table = select_threshold(args.model, args.data_dir, max_flagged=args.max_flagged)
     best = next(r for r in table if r["conf"] == conf)
     print(json.dumps({"conf": conf, "at_best": best}, indent=2))
+    if not best["meets_fp_aim"]:
+        print(f"no threshold flags at most {args.max_flagged:.0%} of the smoke-free frames; "
+              "this is the best F1 without that limit", file=sys.stderr)
     if args.write:
         path = meta_path(args.model)
         meta = model_meta(args.model)
-        meta.update({"conf": conf, "threshold_chosen_on": str(args.data_dir), "f1_there": best["f1"]})
+        meta.update({"conf": conf, "threshold_chosen_on": str(args.data_dir), "f1_there": best["f1"],
+                     "negative_flagged_share_there": best["negative_flagged_share"]})
         path.write_text(json.dumps(meta, indent=2) + "\n")
         print(f"wrote {path}")
     return 0
@@ -133,6 +138,9 @@ def add_smoke_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     d.add_argument("--bg-train", type=int, default=120, help="smoke-free crops of real training frames")
     d.add_argument("--synth-neg-val", type=int, default=30)
     d.add_argument("--bg-val", type=int, default=30)
+    d.add_argument("--removed-train", type=int, default=-1,
+                   help="real training frames with the smoke removed, as negatives (-1: all)")
+    d.add_argument("--removed-val", type=int, default=-1, help="the same for the held-out frames (-1: all)")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(fn=_dataset)
 
@@ -153,6 +161,8 @@ def add_smoke_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
     h = sub.add_parser("threshold", help="pick the confidence with the best image-level F1 on a folder")
     h.add_argument("data_dir", type=Path)
+    h.add_argument("--max-flagged", type=float, default=0.10,
+                   help="only thresholds that flag at most this share of smoke-free frames (default 0.10)")
     h.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     h.add_argument("--write", action="store_true", help="store it in <model>.meta as the operating threshold")
     h.set_defaults(fn=_threshold)

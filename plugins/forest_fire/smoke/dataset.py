@@ -3,10 +3,12 @@
 Layout written::
 
     <out>/train/images, <out>/train/labels   real frames of the training units (symlinks),
-                                             smoke-free crops of them, synthetic plumes and
-                                             synthetic hard negatives
-    <out>/val/images,   <out>/val/labels     real frames of the held-out units, smoke-free crops
-                                             of them, a few synthetic hard negatives
+                                             the same frames with their smoke removed,
+                                             smoke-free crops, synthetic plumes and synthetic
+                                             hard negatives
+    <out>/val/images,   <out>/val/labels     real frames of the held-out units, the same frames
+                                             with their smoke removed, smoke-free crops of
+                                             them, a few synthetic hard negatives
     <out>/data.yaml                          for ultralytics
     <out>/split.json                         units, counts, seeds (what was built, and how)
 
@@ -35,6 +37,7 @@ import cv2
 import numpy as np
 
 from .synth import read_yolo_boxes, smoke_free_crop, synth
+from .transplant import remove_smoke
 
 DEFAULT_VAL_UNITS = ("U7", "U12")
 
@@ -127,6 +130,29 @@ def _write_bg_crops(items: list[Item], split_dir: Path, n: int, seed: int) -> in
     return written
 
 
+def _write_removed(items: list[Item], split_dir: Path, n: int, seed: int) -> int:
+    """Full real frames with their smoke removed (empty labels): negatives that look like the positives."""
+    if not items or n == 0:
+        return 0
+    rng = np.random.default_rng([seed, 11])
+    order = rng.permutation(len(items))
+    chosen = [items[int(i)] for i in order[: (len(items) if n < 0 else min(n, len(items)))]]
+    written = 0
+    for it in chosen:
+        img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
+        if img is None:
+            continue
+        boxes = read_yolo_boxes(it.label, img.shape[1], img.shape[0])
+        if not boxes:
+            continue
+        name = f"nosmoke_{_safe_name(it)}"
+        cv2.imwrite(str(split_dir / "images" / f"{name}.jpg"), remove_smoke(img, boxes, rng),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        (split_dir / "labels" / f"{name}.txt").write_text("")
+        written += 1
+    return written
+
+
 def _count(split_dir: Path) -> dict:
     labs = list((split_dir / "labels").glob("*.txt"))
     pos = sum(1 for p in labs if p.read_text().strip())
@@ -136,8 +162,12 @@ def _count(split_dir: Path) -> dict:
 
 def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_synth_pos: int = 220,
                   n_synth_neg: int = 140, n_bg_train: int = 120, n_synth_neg_val: int = 30,
-                  n_bg_val: int = 30, seed: int = 0, clean: bool = True) -> dict:
-    """Build train/val under ``out_dir`` and return the summary written to ``split.json``."""
+                  n_bg_val: int = 30, n_removed_train: int = -1, n_removed_val: int = -1,
+                  seed: int = 0, clean: bool = True) -> dict:
+    """Build train/val under ``out_dir`` and return the summary written to ``split.json``.
+
+    ``n_removed_*``: real frames with their smoke removed (-1: one per real frame), see ``transplant``.
+    """
     source, out_dir = Path(source), Path(out_dir)
     if clean and out_dir.exists():
         shutil.rmtree(out_dir)
@@ -150,6 +180,8 @@ def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_sy
     _write_real(val, out_dir / "val")
     n_bg_t = _write_bg_crops(train, out_dir / "train", n_bg_train, seed)
     n_bg_v = _write_bg_crops(val, out_dir / "val", n_bg_val, seed + 1)
+    n_rm_t = _write_removed(train, out_dir / "train", n_removed_train, seed)
+    n_rm_v = _write_removed(val, out_dir / "val", n_removed_val, seed + 1)
     # synthetic data: backgrounds come only from the split's own units, so no val scene leaks into train
     synth_train = synth(out_dir / "train", n_synth_pos, n_synth_neg, backgrounds=[it.image for it in train],
                         seed=seed, prefix="syn")
@@ -167,8 +199,9 @@ def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_sy
         "train_units": dict(sorted(Counter(it.unit for it in train).items())),
         "val_units_counts": dict(sorted(Counter(it.unit for it in val).items())),
         "train": {**_count(out_dir / "train"), "real": len(train), "bg_crops": n_bg_t,
+                  "smoke_removed": n_rm_t,
                   "synth_pos": synth_train["positives"], "synth_neg": synth_train["negatives"]},
-        "val": {**_count(out_dir / "val"), "real": len(val), "bg_crops": n_bg_v,
+        "val": {**_count(out_dir / "val"), "real": len(val), "bg_crops": n_bg_v, "smoke_removed": n_rm_v,
                 "synth_neg": synth_val["negatives"]},
         "data_yaml": str(data_yaml),
     }
