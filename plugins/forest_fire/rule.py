@@ -48,7 +48,7 @@ class Detection:
 class RuleParams:
     frame_conf: float = 0.05
     alert_conf: float = 0.15
-    n_frames: int = 5
+    n_frames: int = 3
     max_box_width: float = 0.4
     overlap_iou: float = 0.1
     nms_iou: float = 0.3

@@ -19,7 +19,7 @@ class ForestFireSettings(BaseModel):
     # the alert rule (pyronear-style), see rule.py
     frame_conf: float = Field(0.05, ge=0.0, le=1.0, description="per-frame detector threshold (low)")
     alert_conf: float = Field(0.15, ge=0.0, le=1.0, description="alert when summed confidence / N exceeds this")
-    n_frames: int = Field(5, ge=1, le=30, description="frames pooled (N); alert needs boxes in ceil(N/2) of them")
+    n_frames: int = Field(3, ge=1, le=30, description="frames pooled (N); alert needs boxes in ceil(N/2) of them")
     max_box_width: float = Field(0.4, gt=0.0, le=1.0, description="drop boxes wider than this share of the frame")
     overlap_iou: float = Field(0.1, ge=0.0, lt=1.0, description="boxes of two frames overlapping above this IoU "
                                "are the same smoke")
