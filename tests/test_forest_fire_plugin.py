@@ -10,10 +10,9 @@ import threading
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
-from core.api import Reading, SourceContext
+from core.api import SourceContext
 from core.contributions import Heartbeat
 from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 
