@@ -26,7 +26,6 @@ import gc
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import psutil  # noqa: E402
 
+from core.serve import free_port  # noqa: E402
 from plugins.forest_fire.cameras import Camera  # noqa: E402
 from plugins.forest_fire.demo_feeds import FeedSpec, render_frames, write_video  # noqa: E402
 from plugins.forest_fire.detector import SHIPPED_MODEL, SmokeDetector, newest_checkpoint  # noqa: E402
@@ -120,9 +120,7 @@ def celery_scaling(video: Path, model: Path, settings: ForestFireSettings, frame
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
         return {"celery_scaling": None, "celery_error": "redis-server not installed"}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="ffcelery"))
     redis = subprocess.Popen([redis_bin, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                               "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,12 @@ from typing import Any
 
 import yaml
 
+from core.serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Debian's Chromium, headless and quiet: nothing leaves the machine.
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(config: dict[str, Any], path: Path) -> tuple[subprocess.Popen, str]:

@@ -26,6 +26,13 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now, chosen by the OS (for a server started next)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def cap_malloc_arenas(arenas: int = 2) -> bool:
     """Let glibc keep at most ``arenas`` malloc arenas (M_ARENA_MAX); True when set.
 

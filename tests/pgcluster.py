@@ -6,11 +6,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from core.serve import free_port
 
 
 def _bin(name: str) -> str | None:
@@ -44,9 +45,7 @@ class PgCluster:
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         data = self.dir / "data"
         subprocess.run(_as_postgres([self.initdb, "-D", str(data), "-U", "twinboard", "--auth=trust",
                                      "-E", "UTF8", "--no-locale"]), check=True, capture_output=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from core.serve import free_port
+
 pytest.importorskip("celery")
 pytest.importorskip("redis")
 REDIS = shutil.which("redis-server")
@@ -25,12 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(REDIS is None, reason="redis-
                                                                           "(Debian package redis-server)")]
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).parent / "celery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
