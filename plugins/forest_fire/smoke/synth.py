@@ -63,6 +63,11 @@ def read_yolo_boxes(label_path: Path, w: int, h: int) -> list[tuple[int, int, in
     return boxes
 
 
+def boxes_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """True when pixel boxes (x0, y0, x1, y1) share any area."""
+    return not (a[2] <= b[0] or a[0] >= b[2] or a[3] <= b[1] or a[1] >= b[3])
+
+
 def label_for(image_path: Path) -> Path:
     """YOLO convention: .../images/x.jpg -> .../labels/x.txt, else x.txt beside the image."""
     if image_path.parent.name == "images":
@@ -89,7 +94,7 @@ def smoke_free_crop(img: np.ndarray, boxes: Iterable[tuple[int, int, int, int]],
             continue
         x = int(rng.integers(0, w - cw + 1))
         y = int(rng.integers(0, h - ch + 1))
-        if all(x + cw <= b[0] or x >= b[2] or y + ch <= b[1] or y >= b[3] for b in boxes):
+        if not any(boxes_overlap((x, y, x + cw, y + ch), b) for b in boxes):
             return cv2.resize(img[y:y + ch, x:x + cw], (W, H), interpolation=cv2.INTER_LINEAR)
     return None
 

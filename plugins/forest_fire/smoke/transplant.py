@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .synth import boxes_overlap
+
 Box = tuple[int, int, int, int]
 
 
@@ -27,10 +29,6 @@ def _grow(box: Box, w: int, h: int, frac: float = 0.15, pad: int = 4) -> Box:
     x0, y0, x1, y1 = box
     m = int(frac * max(x1 - x0, y1 - y0)) + pad
     return max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return not (a[2] <= b[0] or a[0] >= b[2] or a[3] <= b[1] or a[1] >= b[3])
 
 
 def _feather(bh: int, bw: int, edge: int) -> np.ndarray:
@@ -56,7 +54,7 @@ def remove_smoke(img: np.ndarray, boxes: list[Box], rng: np.random.Generator) ->
         for dx in range(bw, w, max(4, bw // 4)):
             for sx in (x0 - dx, x0 + dx):
                 donor = (sx, y0, sx + bw, y1)
-                if sx < 0 or sx + bw > w or any(_overlaps(donor, o) for o in grown):
+                if sx < 0 or sx + bw > w or any(boxes_overlap(donor, o) for o in grown):
                     continue
                 candidates.append((dx, sx))
             if len(candidates) >= 2:
