@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.serve import serve
+from core.web.serve import serve
 
 
 def main(argv: list[str] | None = None) -> int:

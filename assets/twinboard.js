@@ -41,7 +41,7 @@
     return deckLoad;
   }
 
-  // Deck panels receive patches (core/deckpatch.py): whole layers, row deltas against a layer version
+  // Deck panels receive patches (core/web/deckpatch.py): whole layers, row deltas against a layer version
   // this browser holds, or nothing at all. Each panel keeps its merged scene here and answers with what
   // it holds (the tb-have store), so the next refresh carries only what changed. Only changed layers are
   // converted again: deck.gl keeps every unchanged layer, and its GPU buffers, as it is.

@@ -10,7 +10,7 @@ sensor; 20 open alarms). The scene panel is placed on a dashboard of a real app 
 plugin, its panel and the host's render callback); the benchmark POSTs the callback to
 ``/_dash-update-component`` through the Flask test client as a browser does. A fresh browser gets
 the whole scene (``full_response_bytes``); then, --ticks times, every level moves and a tenth of the
-gas readings change in the store, and the browser, holding what it merged (``core.deckpatch``), asks
+gas readings change in the store, and the browser, holding what it merged (``core.web.deckpatch``), asks
 again: ``update_bytes`` are those responses' sizes. update_share = median update bytes ÷ full
 response bytes (both through the same serializer; ``scene_json_bytes`` is the compact deck JSON).
 After the last tick the merged scene is checked against a fresh browser's: ``merged_ok``. Aim ≤ 10%.
@@ -32,7 +32,7 @@ import time
 import types
 from pathlib import Path
 
-from core.plugin_manager import import_plugin_submodule
+from core.plugins.manager import import_plugin_submodule
 
 import numpy as np
 
@@ -99,10 +99,10 @@ def bench_update(n_buildings: int, n_tanks: int, ticks: int) -> dict:
     import yaml
 
     from core.api import AlertDraft, Reading, Severity
-    from core.app import create_app
-    from core.deckpatch import apply_patch, spec_of
-    from core.host import Host
-    from core.testing import render_callback, temp_settings
+    from core.web.app import create_app
+    from core.web.deckpatch import apply_patch, spec_of
+    from core.runtime.host import Host
+    from core.plugins.testing import render_callback, temp_settings
 
     model = synthetic_park(n_buildings, n_tanks)
     panels = load("panels")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 def _fd(module: str) -> types.ModuleType:
     """A module of the flood_defence plugin, imported the way the host imports plugin folders."""
-    from core.plugin_manager import _import_folder
+    from core.plugins.manager import _import_folder
     _import_folder(ROOT / "plugins" / "flood_defence")
     return importlib.import_module(f"twinboard_plugins.flood_defence.{module}")
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import psutil  # noqa: E402
 
-from core.serve import free_port  # noqa: E402
+from core.web.serve import free_port  # noqa: E402
 from plugins.forest_fire.cameras import Camera  # noqa: E402
 from plugins.forest_fire.demo_feeds import FeedSpec, render_frames, write_video  # noqa: E402
 from plugins.forest_fire.detector import SHIPPED_MODEL, SmokeDetector, newest_checkpoint  # noqa: E402

@@ -33,8 +33,8 @@ DRILLS = ("chem_leak", "forest_fire", "typhoon")
 
 
 def start(tmp: Path) -> tuple[subprocess.Popen, str]:
-    from core.store import open_store
-    from core.users import Users
+    from core.data.store import open_store
+    from core.data.users import Users
     db = f"sqlite:///{tmp / 'switch.sqlite'}"
     Users(open_store(db)).add("bench", "bench-pass-123", "manager", "bench")
     cfg = {"root": str(ROOT), "database_url": db, "var_dir": str(tmp / "var"), "public_screens": True,

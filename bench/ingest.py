@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.contributions import Reading  # noqa: E402
-from core.store import open_store  # noqa: E402
+from core.plugins.contributions import Reading  # noqa: E402
+from core.data.store import open_store  # noqa: E402
 
 T0 = 1_700_000_000.0
 METRIC, UNIT = "gas_ppm", "ppm"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from core.store import open_store  # noqa: E402
+from core.data.store import open_store  # noqa: E402
 
 T0 = 1_700_000_000.0
 METRIC, UNIT = "gas_ppm", "ppm"

@@ -1,4 +1,4 @@
-"""Server time to build the demo big-screen layout: core.screen.screen_layout versus hand-written Dash.
+"""Server time to build the demo big-screen layout: core.web.screen.screen_layout versus hand-written Dash.
 
 The twinboard side is screen_layout(dashboard, host, "zh_CN") for config/dashboards/demo.yaml,
 with a Host started on a temporary SQLite database (run_sources=False). The hand-written side
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import plotly.utils  # noqa: E402
 from dash import dcc, html  # noqa: E402
 
-from core.dashboards import load_dashboards  # noqa: E402
-from core.host import Host  # noqa: E402
-from core.screen import screen_layout  # noqa: E402
+from core.web.dashboards import load_dashboards  # noqa: E402
+from core.runtime.host import Host  # noqa: E402
+from core.web.screen import screen_layout  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 
 

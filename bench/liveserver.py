@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from core.serve import free_port
+from core.web.serve import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Debian's Chromium, headless and quiet: nothing leaves the machine.

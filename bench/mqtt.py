@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from core.store import open_store  # noqa: E402
+from core.data.store import open_store  # noqa: E402
 from plugins.enterprise_park.broker import Mosquitto  # noqa: E402
 from plugins.enterprise_park.mqtt_source import MqttIngest  # noqa: E402
 from plugins.enterprise_park.payloads import Decoder, Device, Rejected  # noqa: E402

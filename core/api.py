@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import pluggy
 
-from . import PLUGIN_API_VERSION
-from .bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
+from core import PLUGIN_API_VERSION
+from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
                   ReadingsIngested, VideoDetection)
-from .contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, Reading, RouteSpec,
+from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, Reading, RouteSpec,
                             Severity, SourceSpec, ThresholdRule)
-from .errors import ConfigError, PluginError, TwinboardError
-from .panel_context import PanelContext, Selection
-from .runtime import SourceContext
-from .store import LatestValue, Store
-from .twin import Alert, Entity
+from core.errors import ConfigError, PluginError, TwinboardError
+from core.web.panel_context import PanelContext, Selection
+from core.runtime.sources import SourceContext
+from core.data.store import LatestValue, Store
+from core.data.twin import Alert, Entity
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")

@@ -7,17 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import TwinboardError
-from .users import UserError
+from core.errors import TwinboardError
+from core.data.users import UserError
 
 
 def _check_config(args: argparse.Namespace) -> int:
     """Validate settings, dashboards, playlists, manifests, twin files and every panel reference."""
-    from .dashboards import load_dashboards, load_playlists
-    from .host import Host
-    from .plugin_manager import PluginStatus
-    from .settings import load_settings
-    from .yamlfile import load_yaml
+    from core.web.dashboards import load_dashboards, load_playlists
+    from core.runtime.host import Host
+    from core.plugins.manager import PluginStatus
+    from core.settings import load_settings
+    from core.yamlfile import load_yaml
     settings = load_settings(args.config, run_sources=False, database_url="sqlite://")
     boards = load_dashboards(settings.path(settings.dashboards_dir))
     load_playlists(settings.path(settings.playlists_file), boards)
@@ -44,8 +44,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _plugins_list(args: argparse.Namespace) -> int:
-    from .plugin_manager import build_plugin_manager
-    from .settings import load_settings
+    from core.plugins.manager import build_plugin_manager
+    from core.settings import load_settings
     settings = load_settings(args.config)
     manager = build_plugin_manager(settings)
     rows = [r.as_dict() for r in manager.records.values()]
@@ -60,15 +60,15 @@ def _plugins_list(args: argparse.Namespace) -> int:
 
 
 def _new_plugin(args: argparse.Namespace) -> int:
-    from .scaffold import scaffold_plugin
+    from core.plugins.scaffold import scaffold_plugin
     path = scaffold_plugin(args.name, args.dest)
     print(f"created {path}; run its test with: .venv/bin/python -m pytest {path / 'tests'}")
     return 0
 
 
 def _db_init(args: argparse.Namespace) -> int:
-    from .settings import load_settings
-    from .store import open_store
+    from core.settings import load_settings
+    from core.data.store import open_store
     settings = load_settings(args.config)
     store = open_store(settings.url)
     print(f"database ready: {store.engine.url.render_as_string(hide_password=True)}")
@@ -86,9 +86,9 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from .settings import load_settings
-    from .store import open_store
-    from .users import Users
+    from core.settings import load_settings
+    from core.data.store import open_store
+    from core.data.users import Users
     users = Users(open_store(load_settings(args.config).url))
     actor = "cli"
     if args.user_command == "add":
@@ -107,7 +107,7 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from core.web.serve import serve
     return serve(args.config, args.host, args.port)
 
 
@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     """Let each loadable plugin add its own sub-commands (register_commands hook)."""
-    from .plugin_manager import build_plugin_manager
-    from .settings import load_settings
+    from core.plugins.manager import build_plugin_manager
+    from core.settings import load_settings
     try:
         settings = load_settings()
     except TwinboardError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .yamlfile import load_yaml
+from core.yamlfile import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
@@ -57,7 +57,7 @@ class Settings(BaseModel):
     @property
     def url(self) -> str:
         """The database URL, defaulting to an SQLite file under ``var/``."""
-        from .store import default_database_url
+        from core.data.store import default_database_url
         return self.database_url or default_database_url(self.path(self.var_dir))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.serve import free_port
+from core.web.serve import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -98,7 +98,7 @@ def pg_cluster() -> Iterator[object]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path):
     """The same store code on SQLite and on a real PostgreSQL server."""
-    from core.store import open_store
+    from core.data.store import open_store
     if request.param == "sqlite":
         yield open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
         return

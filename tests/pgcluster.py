@@ -11,7 +11,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from core.serve import free_port
+from core.web.serve import free_port
 
 
 def _bin(name: str) -> str | None:

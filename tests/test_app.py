@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from core.api import PanelSpec, hookimpl
-from core.plugin_manager import PluginStatus
-from core.screen_callbacks import render_panel as render_screen_panel
-from core.testing import dashboard, make_manifest, plugin_module
+from core.plugins.manager import PluginStatus
+from core.web.screen_callbacks import render_panel as render_screen_panel
+from core.plugins.testing import dashboard, make_manifest, plugin_module
 
 OK_PANEL = {"key": "ok", "panel": "good.p", "x": 0, "y": 100, "w": 400, "h": 300}
 BAD_PANEL = {"key": "bad", "panel": "bad.p", "x": 500, "y": 100, "w": 400, "h": 300}
@@ -62,7 +62,7 @@ def test_disable_and_enable_at_run_time(make_twin_app) -> None:
 
 
 def test_disabled_state_survives_restart(make_twin_app, tmp_path) -> None:
-    from core.host import Host
+    from core.runtime.host import Host
     app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"])
     host = app.server.config["TWINBOARD_HOST"]
     host.set_enabled("demo_sensors", False, actor="manager")
@@ -84,7 +84,7 @@ def test_screen_and_index_pages_route(make_twin_app) -> None:
 
 
 def _board(app):
-    from core.dashboards import load_dashboards
+    from core.web.dashboards import load_dashboards
     host = app.server.config["TWINBOARD_HOST"]
     return next(iter(load_dashboards(host.settings.path(host.settings.dashboards_dir)).values()))[0]
 
@@ -123,7 +123,7 @@ def test_failing_source_marks_plugin_failed_with_traceback(make_twin_app) -> Non
 def test_host_runs_on_postgresql(make_twin_app, pg_cluster) -> None:
     """The whole chain (twin loading, simulated source, ingest, alert rules, panels) on a real PostgreSQL."""
     import time
-    from core.testing import render_panel
+    from core.plugins.testing import render_panel
     app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"], database_url=pg_cluster.new_database())
     host = app.server.config["TWINBOARD_HOST"]
     assert host.store.engine.dialect.name == "postgresql"

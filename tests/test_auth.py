@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from core.plugin_manager import PluginStatus
-from core.users import Users
+from core.plugins.manager import PluginStatus
+from core.data.users import Users
 
 
 def csrf_of(html: str) -> str:
@@ -202,7 +202,7 @@ def test_user_cli(tmp_path) -> None:
 
 
 def test_manager_acknowledges_and_closes_an_alert(app) -> None:
-    from core.contributions import AlertDraft, Severity
+    from core.plugins.contributions import AlertDraft, Severity
     host = host_of(app)
     alert, _ = host.store.raise_alert(AlertDraft("r", "demo.gas.t1", Severity.II, "气体超限"), "demo_sensors")
     viewer = login(app, "viewer1", "viewer-pass-1")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.api import ConfigError, Reading
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 
 from test_chemical_park_plume import load
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from core.api import AlertDraft, Severity
-from core.deckpatch import apply_patch, spec_of
-from core.testing import dashboard, make_twin_app, render_callback, render_panel  # noqa: F401
+from core.web.deckpatch import apply_patch, spec_of
+from core.plugins.testing import dashboard, make_twin_app, render_callback, render_panel  # noqa: F401
 
 from test_chemical_park_plugin import ROOT, _feed_leak, _sim, model  # noqa: F401
 

@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import select
 
 from core.api import AlertDraft, ConfigError, Severity
-from core.plugin_manager import import_plugin_submodule
-from core.testing import render_panel
-from core.twin import Alert, Incident
-from core.users import Users
-from core.wall import set_wall_mode, wall_state
+from core.plugins.manager import import_plugin_submodule
+from core.plugins.testing import render_panel
+from core.data.twin import Alert, Incident
+from core.data.users import Users
+from core.runtime.wall import set_wall_mode, wall_state
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "plugins" / "command_center"
@@ -437,7 +437,7 @@ def test_realarm_after_closure_is_recorded_not_a_new_incident_and_plugins_can_be
 
 def test_wall_long_poll_answers_when_the_mode_changes(app) -> None:
     import threading
-    from core.wall import WallWatcher
+    from core.runtime.wall import WallWatcher
     host = host_of(app)
     watcher = WallWatcher(host.bus)
     first = watcher.wait(host.store, "leaders", None, 5)            # no known state: answers at once
@@ -454,7 +454,7 @@ def test_wall_long_poll_answers_when_the_mode_changes(app) -> None:
 
 def test_incident_timeline_publication_and_wall_on_sqlite_and_postgresql(any_store) -> None:
     """The command centre's tables (migration 0004) through the same store code on both databases."""
-    from core.migrate import upgrade
+    from core.data.migrate import upgrade
     upgrade(any_store.engine)
     inc = incidents.open_incident(any_store, "duty", kind="flood", title="内涝 <x>", lon=121.45, lat=28.67,
                                   description="'; DROP TABLE incident_event; --")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, start_server
-from core.store import open_store
-from core.users import Users
+from core.data.store import open_store
+from core.data.users import Users
 
 pytestmark = pytest.mark.browser
 SHOTS = ROOT / "var" / "screenshots"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dashboards import load_dashboard, load_dashboards, load_playlists
+from core.web.dashboards import load_dashboard, load_dashboards, load_playlists
 from core.errors import ConfigError
 
 GOOD = """uid: ops

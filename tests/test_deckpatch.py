@@ -1,4 +1,4 @@
-"""Live deck patches (core.deckpatch): only changed layers or rows go, per client, merged by the browser.
+"""Live deck patches (core.web.deckpatch): only changed layers or rows go, per client, merged by the browser.
 
 The same patches are also merged by the real assets/twinboard.js under Node (when Node is installed),
 which must end with the same scene and the same ``have`` as the Python merge.
@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from core.deckpatch import LayerCache, apply_patch, canonical, deck_patch, digest, layer_delta, spec_of
+from core.web.deckpatch import LayerCache, apply_patch, canonical, deck_patch, digest, layer_delta, spec_of
 
 from conftest import ROOT
 

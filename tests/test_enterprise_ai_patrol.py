@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.api import Entity, SourceContext, VideoDetection
-from core.contributions import Heartbeat
-from core.testing import make_twin_app  # noqa: F401
+from core.plugins.contributions import Heartbeat
+from core.plugins.testing import make_twin_app  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("enterprise_park", "forest_fire")

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

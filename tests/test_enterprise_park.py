@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.api import Reading, Severity
-from core.dashboards import load_dashboard
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.web.dashboards import load_dashboard
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

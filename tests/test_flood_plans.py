@@ -6,7 +6,7 @@ import sys
 import types
 from pathlib import Path
 
-from core.plugin_manager import import_plugin_submodule
+from core.plugins.manager import import_plugin_submodule
 
 import pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from core.plugin_manager import import_plugin_submodule
+from core.plugins.manager import import_plugin_submodule
 
 import pytest
 
@@ -22,8 +22,8 @@ import time  # noqa: E402
 import yaml  # noqa: E402
 
 from core.api import AlertRaised  # noqa: E402
-from core.dashboards import Dashboard  # noqa: E402
-from core.testing import render_panel  # noqa: E402
+from core.web.dashboards import Dashboard  # noqa: E402
+from core.plugins.testing import render_panel  # noqa: E402
 
 def text(component) -> str:
     """Everything a rendered Dash component holds, as JSON text (repr truncates)."""
@@ -38,9 +38,9 @@ PANELS = ["kpis", "hydrograph", "rainfall", "warnings", "typhoon_map", "typhoon_
 @pytest.fixture(scope="module")
 def storm_app(tmp_path_factory):
     """A host with only flood_defence, fed one full demo storm cycle ending now (no background source)."""
-    from core.app import create_app
-    from core.host import Host
-    from core.testing import temp_settings
+    from core.web.app import create_app
+    from core.runtime.host import Host
+    from core.plugins.testing import temp_settings
     settings = temp_settings(tmp_path_factory.mktemp("fd"), plugins_dir=ROOT / "plugins",
                              plugin_allowlist=["flood_defence"], run_sources=False)
     host = Host(settings)

@@ -6,7 +6,7 @@ import types
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from core.plugin_manager import import_plugin_submodule
+from core.plugins.manager import import_plugin_submodule
 
 import pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from core.plugin_manager import import_plugin_submodule
+from core.plugins.manager import import_plugin_submodule
 
 import pytest
 

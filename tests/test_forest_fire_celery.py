@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.serve import free_port
+from core.web.serve import free_port
 
 pytest.importorskip("celery")
 pytest.importorskip("redis")

@@ -13,8 +13,8 @@ import cv2
 import pytest
 
 from core.api import SourceContext
-from core.contributions import Heartbeat
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.plugins.contributions import Heartbeat
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_DIR = ROOT / "plugins"
@@ -246,7 +246,7 @@ def test_review_form_post_signed_in_with_csrf(app):
     import re
 
     from core.api import AlertDraft, Severity
-    from core.users import Users
+    from core.data.users import Users
     host = app.server.config["TWINBOARD_HOST"]
     alert = host.raise_alert("forest_fire", AlertDraft("forest_fire.smoke", "forest_fire.cam_baiyun", Severity.II,
                                                        "疑似林火烟雾", "t", 0.3, {"box": [0.4, 0.3, 0.5, 0.5]}))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core import hookspecs
+from core.plugins import hookspecs
 from core.api import (AlertRaised, EntityKind, PanelSpec, Reading, RouteSpec, Severity, SourceSpec,
                       ThresholdRule, hookimpl)
-from core.plugin_manager import PluginStatus
-from core.testing import dashboard, make_manifest, plugin_module, render_panel
+from core.plugins.manager import PluginStatus
+from core.plugins.testing import dashboard, make_manifest, plugin_module, render_panel
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(f, "twinboard_spec")]
@@ -190,7 +190,7 @@ def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
 
 def test_register_commands(tmp_path: Path, monkeypatch) -> None:
     import argparse
-    from core.plugin_manager import PluginManager
+    from core.plugins.manager import PluginManager
     pm = PluginManager()
 
     @hookimpl

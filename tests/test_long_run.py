@@ -17,9 +17,9 @@ import yaml
 from dash import dcc, html, no_update
 
 from conftest import ROOT, start_server
-from core.graphslot import BODY_CLASS, graph_id, steady_body
-from core.plugin_manager import import_plugin_submodule
-from core.testing import dashboard, render_callback
+from core.web.graphslot import BODY_CLASS, graph_id, steady_body
+from core.plugins.manager import import_plugin_submodule
+from core.plugins.testing import dashboard, render_callback
 
 TREND = {"key": "trend", "panel": "demo_sensors.trend", "x": 0, "y": 0, "w": 460, "h": 400,
          "options": {"metric": "gas_ppm", "minutes": 1}}
@@ -50,7 +50,7 @@ def test_a_graph_body_is_mounted_once_then_only_its_figure_travels() -> None:
 
 
 def test_trend_refresh_sends_no_new_component(make_twin_app, monkeypatch) -> None:
-    import core.screen_callbacks as sc
+    import core.web.screen_callbacks as sc
     set_in_place: list[tuple] = []
     monkeypatch.setattr(sc, "set_props", lambda *a: set_in_place.append(a))
     app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"],
@@ -115,7 +115,7 @@ def test_wall_keeps_its_graph_mounted_and_its_history_short(tmp_path: Path, chro
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="M_ARENA_MAX is glibc's")
 def test_server_caps_malloc_arenas(monkeypatch) -> None:
-    from core.serve import cap_malloc_arenas
+    from core.web.serve import cap_malloc_arenas
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     assert cap_malloc_arenas() is True
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")    # an operator's own setting wins

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ManifestError
-from core.manifest import load_manifest
+from core.plugins.manifest import load_manifest
 
 GOOD = '''name = "acme"
 version = "1.2.0"

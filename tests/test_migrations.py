@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from core.contributions import Reading
-from core.migrate import current_revision, upgrade
-from core.store import Store, make_engine, open_store
-from core.users import Users
+from core.plugins.contributions import Reading
+from core.data.migrate import current_revision, upgrade
+from core.data.store import Store, make_engine, open_store
+from core.data.users import Users
 
 
 def _url(request, tmp_path, kind: str) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core import PLUGIN_API_VERSION
-from core.plugin_manager import PluginManager, PluginStatus, build_plugin_manager
-from core.testing import temp_settings
+from core.plugins.manager import PluginManager, PluginStatus, build_plugin_manager
+from core.plugins.testing import temp_settings
 
 MANIFEST = '''name = "{name}"
 version = "0.1.0"
@@ -113,7 +113,7 @@ def test_trace_switch_logs_hook_calls(tmp_path: Path, caplog: pytest.LogCaptureF
     make_plugin(tmp_path, "traced", GOOD.format(name="traced"))
     pm = PluginManager(trace=True)
     pm.discover_folder(tmp_path)
-    with caplog.at_level(logging.INFO, logger="core.plugin_manager"):
+    with caplog.at_level(logging.INFO, logger="core.plugins.manager"):
         pm.call("traced", "register_panels", settings=None)
     assert any("register_panels" in r.getMessage() for r in caplog.records)
 

@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.dashboards import load_dashboard
+from core.web.dashboards import load_dashboard
 from core.errors import ConfigError, ManifestError
-from core.manifest import load_manifest
+from core.plugins.manifest import load_manifest
 from core.settings import load_settings
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from core.bus import Bus, ReadingsIngested
-from core.contributions import Reading, SourceSpec
-from core.runtime import Runtime
+from core.runtime.bus import Bus, ReadingsIngested
+from core.plugins.contributions import Reading, SourceSpec
+from core.runtime.sources import Runtime
 
 
 def _wait(cond, timeout: float = 5.0) -> bool:
@@ -80,7 +80,7 @@ def test_bus_cursor_and_contained_subscriber() -> None:
 
 def test_source_raises_alert_with_details_through_the_host(make_twin_app) -> None:
     from core.api import AlertDraft, AlertRaised, Severity, hookimpl
-    from core.testing import make_manifest, plugin_module
+    from core.plugins.testing import make_manifest, plugin_module
 
     def poll(ctx):
         ctx.raise_alert(AlertDraft("cam.smoke", "cam1", Severity.II, "疑似烟雾", "score 0.8", 0.8,
@@ -105,7 +105,7 @@ def test_source_publishes_a_video_detection_that_every_plugin_receives(make_twin
     from pydantic import BaseModel
 
     from core.api import VideoDetection, hookimpl
-    from core.testing import make_manifest, plugin_module
+    from core.plugins.testing import make_manifest, plugin_module
 
     published, refused = [], []
 
@@ -143,7 +143,7 @@ def test_source_publishes_a_video_detection_that_every_plugin_receives(make_twin
     with pytest.raises(ValueError, match="camera_id and a kind"):
         host.publish_detection("det", VideoDetection(camera_id="c", kind="", confidence=0.5))
     # without a host (tests, replays) there is nobody to tell: no error, nothing published
-    from core.contributions import Heartbeat
-    from core.runtime import SourceContext
+    from core.plugins.contributions import Heartbeat
+    from core.runtime.sources import SourceContext
     assert SourceContext("det", "cam", None, threading.Event(), Heartbeat(), lambda *a: 0).publish_detection(
         "det.cam1", "person", 0.9) is None

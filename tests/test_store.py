@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.contributions import AlertDraft, Reading, Severity
+from core.plugins.contributions import AlertDraft, Reading, Severity
 from core.errors import StoreError
-from core.store import open_store
+from core.data.store import open_store
 
 
 def test_ingest_and_latest(any_store) -> None:
@@ -102,8 +102,8 @@ def test_invalid_database_url() -> None:
 
 WRITER = """
 import sys, time
-from core.store import open_store
-from core.contributions import Reading
+from core.data.store import open_store
+from core.plugins.contributions import Reading
 store = open_store(sys.argv[1])
 batch = 0
 while True:

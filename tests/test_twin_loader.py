@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from core.twin_loader import load_twin_files
+from core.data.twin_loader import load_twin_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = [ROOT / "twin_models" / "demo_sensors" / "boundary.geojson", ROOT / "twin_models" / "demo_sensors" / "site.yaml"]

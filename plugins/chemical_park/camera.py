@@ -7,7 +7,7 @@
   opened; a tank's sensors lead to the tank).
 - Otherwise the park's own view.
 
-The view is part of the scene JSON, which the host sends only when it changed (``core.deckpatch``):
+The view is part of the scene JSON, which the host sends only when it changed (``core.web.deckpatch``):
 the camera moves when its target changes and never while it stays, so between moves the operator
 pans freely, and a camera already at the tank is not sent there again.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.api import Store
-from core.twin import Entity, Incident
+from core.data.twin import Entity, Incident
 
 from . import incidents
 from .circle import soonest

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.api import AlertDraft, ConfigError, Severity
-from core.dashboards import LocalizedText
-from core.twin import Alert
+from core.web.dashboards import LocalizedText
+from core.data.twin import Alert
 from core.yamlfile import load_yaml
 
 from . import incidents, publish

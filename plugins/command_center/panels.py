@@ -13,8 +13,8 @@ from sqlmodel import select
 from dash import html
 
 from core.api import PanelContext
-from core.twin import Alert, Incident
-from core.wall import wall_state
+from core.data.twin import Alert, Incident
+from core.runtime.wall import wall_state
 
 from . import incidents, publish
 from .circle import rapid_response_circle

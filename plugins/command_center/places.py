@@ -12,7 +12,7 @@ import math
 from functools import lru_cache
 
 from core.api import Store
-from core.twin import Entity
+from core.data.twin import Entity
 
 from .circle import Place
 from .incidents import point_of

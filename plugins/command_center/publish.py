@@ -28,7 +28,7 @@ from shapely.geometry import shape
 from sqlmodel import select
 
 from core.api import Store
-from core.twin import Entity, WarningPublication
+from core.data.twin import Entity, WarningPublication
 
 from .incidents import point_of
 

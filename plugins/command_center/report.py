@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel import select
 
 from core.api import Store
-from core.twin import Incident, WarningPublication
+from core.data.twin import Incident, WarningPublication
 
 from . import incidents
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, point_of

@@ -13,8 +13,8 @@ from typing import Any
 import flask
 
 from core.api import RouteSpec
-from core.auth import current_identity
-from core.wall import WallModeError, set_wall_mode, wall_state
+from core.web.auth import current_identity
+from core.runtime.wall import WallModeError, set_wall_mode, wall_state
 
 from . import incidents, publish
 from .dispatching import candidates, plan

@@ -3,7 +3,7 @@
 Called from the plugin's ``on_event`` for every ``AlertRaised``: an alert at the configured level
 or worse joins an open incident within ``merge_km`` (recorded on its timeline), or opens a new
 one (an alert without a location cannot: that is logged and audited, never guessed), and the
-leaders' wall switches to incident mode for it (core/wall.py: stored, audited, published).
+leaders' wall switches to incident mode for it (core/runtime/wall.py: stored, audited, published).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from sqlmodel import select
 
 from core.api import Bus, Store
-from core.twin import Alert, Entity, Incident
-from core.wall import set_wall_mode, wall_state
+from core.data.twin import Alert, Entity, Incident
+from core.runtime.wall import set_wall_mode, wall_state
 
 from . import incidents
 from .incidents import point_of

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from core.api import Reading, SourceContext
 from sqlmodel import select
 
-from core.twin import Entity
+from core.data.twin import Entity
 
 from . import incidents
 from .places import TEAM_KINDS, entities_of

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("twinboard_example_weather", reason="pip install ./examples/twinboard-example-weather first")
 
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: E402,F401
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: E402,F401
 
 
 def _app(make_twin_app):  # noqa: F811

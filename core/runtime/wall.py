@@ -1,7 +1,7 @@
 """The leaders' wall mode: "routine" (a playlist rotation) or "incident" (the incident view).
 
 The mode lives in the store (table ``wall_state``, one row per wall) so it survives a restart;
-every switch is audited and published on the bus as :class:`~core.bus.WallModeChanged`. Screens
+every switch is audited and published on the bus as :class:`~core.runtime.bus.WallModeChanged`. Screens
 and playlists poll ``GET /api/wall`` (tiny JSON) and switch themselves.
 """
 
@@ -11,9 +11,9 @@ import threading
 import time
 from typing import Any
 
-from . import twin
-from .bus import Bus, WallModeChanged
-from .store import Store
+from core.data import twin
+from core.runtime.bus import Bus, WallModeChanged
+from core.data.store import Store
 
 MODES = ("routine", "incident")
 DEFAULT_WALL = "leaders"

@@ -6,8 +6,8 @@ from typing import Any
 
 from dash import dcc, html
 
-from .dashboards import Dashboard, Playlist
-from .host import Host
+from core.web.dashboards import Dashboard, Playlist
+from core.runtime.host import Host
 
 
 def index_page(host: Host, dashboards: dict[str, Dashboard], playlists: dict[str, Playlist],

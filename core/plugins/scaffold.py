@@ -1,5 +1,5 @@
 """``scaffold_plugin(name, dest)``: a new folder plugin with a settings model, a panel, a source,
-an alert rule and a test on the ``core.testing`` harness (see docs/plugins.md)."""
+an alert rule and a test on the ``core.plugins.testing`` harness (see docs/plugins.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import keyword
 from pathlib import Path
 from string import Template
 
-from .errors import ConfigError
-from .manifest import _NAME_RE
+from core.errors import ConfigError
+from core.plugins.manifest import _NAME_RE
 
 MANIFEST = Template('''\
 name = "$name"
@@ -100,7 +100,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 # The harness fixtures (also auto-loaded by the pytest11 entry point when twinboard is installed).
-from core.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
 from core.api import Reading
 
 NAME = "$name"

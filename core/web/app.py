@@ -13,18 +13,18 @@ from urllib.parse import parse_qs
 import flask
 from dash import Dash, Input, Output, dcc, html
 
-from . import __version__
-from .admin import build_admin
-from .auth import install_auth
-from .dashboards import Dashboard, load_dashboards, load_playlists
-from .host import Host
-from .i18n import normalize_locale
-from .manifest import Manifest
-from .pages import index_page, playlist_page
-from .plugin_manager import PluginStatus
-from .screen import screen_layout
-from .screen_callbacks import error_card, register_screen_callbacks
-from .settings import Settings, load_settings
+from core import __version__
+from core.web.admin import build_admin
+from core.web.auth import install_auth
+from core.web.dashboards import Dashboard, load_dashboards, load_playlists
+from core.runtime.host import Host
+from core.i18n import normalize_locale
+from core.plugins.manifest import Manifest
+from core.web.pages import index_page, playlist_page
+from core.plugins.manager import PluginStatus
+from core.web.screen import screen_layout
+from core.web.screen_callbacks import error_card, register_screen_callbacks
+from core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 DECKGL_ROUTE = "/vendor/deckgl/index.js"
@@ -121,13 +121,13 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         events = host.bus.since(cursor)
         return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
 
-    from .wall import WallWatcher
+    from core.runtime.wall import WallWatcher
     watcher = WallWatcher(host.bus)
 
     @server.get("/api/wall")
     def _wall() -> Any:
         """The wall's mode; with ``since`` (the last state's) and ``wait`` (s), answers when it changes."""
-        from .wall import DEFAULT_WALL
+        from core.runtime.wall import DEFAULT_WALL
         args = flask.request.args
         try:
             known = float(args["since"]) if args.get("since") not in (None, "", "null") else None
@@ -139,8 +139,8 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
 
     @server.post("/api/admin/wall")
     def _wall_set() -> Any:
-        from .auth import current_identity
-        from .wall import DEFAULT_WALL, WallModeError, set_wall_mode
+        from core.web.auth import current_identity
+        from core.runtime.wall import DEFAULT_WALL, WallModeError, set_wall_mode
         body = flask.request.get_json(silent=True)
         if not isinstance(body, dict):
             return flask.jsonify({"error": "expected a JSON object {mode, incident_id?, wall?}"}), 400
@@ -162,7 +162,7 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
 
     @server.get("/api/version")
     def _version() -> Any:
-        from . import PLUGIN_API_VERSION
+        from core import PLUGIN_API_VERSION
         return flask.jsonify({"version": __version__, "plugin_api_version": PLUGIN_API_VERSION})
 
 
@@ -191,8 +191,8 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
             flask.abort(405)
         route = contrib.routes[index]
         if route.role is not None:
-            from .auth import current_identity
-            from .users import role_at_least
+            from core.web.auth import current_identity
+            from core.data.users import role_at_least
             if not role_at_least(current_identity()["role"], route.role):
                 flask.abort(403)
         return route.view_func(**args)

@@ -10,7 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ManifestError
+from core.errors import ManifestError
 
 MANIFEST_FILE = "plugin.toml"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import ConfigError
-from .manifest import LocalizedText
-from .yamlfile import load_yaml
+from core.errors import ConfigError
+from core.plugins.manifest import LocalizedText
+from core.yamlfile import load_yaml
 
 _UID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -100,7 +100,7 @@ class Playlist(BaseModel):
     uid: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: LocalizedText
     items: list[PlaylistItem] = Field(min_length=1)
-    #: The wall this playlist is (see core/wall.py); in incident mode it shows ``incident_dashboard``.
+    #: The wall this playlist is (see core/runtime/wall.py); in incident mode it shows ``incident_dashboard``.
     wall: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     incident_dashboard: str | None = None
 

@@ -10,9 +10,9 @@ import time
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import TwinboardError
-from .store import Store
-from .twin import AuditEntry, KioskToken, User
+from core.errors import TwinboardError
+from core.data.store import Store
+from core.data.twin import AuditEntry, KioskToken, User
 
 ROLES = ("viewer", "manager", "admin")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")

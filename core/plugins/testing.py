@@ -1,7 +1,7 @@
 """The vendors' pytest harness: a store on a temp database, an app with temporary plugins, a rendered panel.
 
 Loaded automatically through the ``pytest11`` entry point when twinboard is installed
-(do not also list it in ``pytest_plugins``); ``from core.testing import ...`` works anywhere.
+(do not also list it in ``pytest_plugins``); ``from core.plugins.testing import ...`` works anywhere.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from .app import create_app
-from .dashboards import Dashboard
-from .host import Host
-from .manifest import Manifest
-from .panel_context import PanelContext, Selection
-from .settings import PROJECT_ROOT, Settings
-from .store import Store, open_store
+from core.web.app import create_app
+from core.web.dashboards import Dashboard
+from core.runtime.host import Host
+from core.plugins.manifest import Manifest
+from core.web.panel_context import PanelContext, Selection
+from core.settings import PROJECT_ROOT, Settings
+from core.data.store import Store, open_store
 
 
 def make_manifest(name: str, *, version: str = "0.1.0", api_version: str = ">=1.0,<2",
@@ -121,7 +121,7 @@ def render_callback(client: Any, app: Any, uid: str, key: str, *, locale: str = 
     """POST one placed panel's render callback to ``/_dash-update-component`` as the browser does.
 
     ``client`` is ``app.server.test_client()``; ``have`` what the browser holds of a deck scene
-    (``core.deckpatch``), ``selection`` its last map pick, ``state`` other State values by
+    (``core.web.deckpatch``), ``selection`` its last map pick, ``state`` other State values by
     "part.property" (e.g. {"body.className": ...}). The request follows the callback's own
     outputs, inputs and states. Returns ({"part" or "part.property": value} for what came back
     — "body", "deck", "fresh", "frame"… — and the response's size in bytes).

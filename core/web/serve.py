@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .errors import TwinboardError
+from core.errors import TwinboardError
 
 log = logging.getLogger("twinboard")
 
@@ -58,8 +58,8 @@ def serve(config: Path | None, host: str, port: int, debug: bool = False) -> int
         print(f"twinboard: port {port} on {host} is already in use; stop the other server or pass --port",
               file=sys.stderr)
         return 2
-    from .app import create_app
-    from .settings import load_settings
+    from core.web.app import create_app
+    from core.settings import load_settings
     try:
         settings = load_settings(config)
         app = create_app(settings)

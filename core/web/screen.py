@@ -6,9 +6,9 @@ from typing import Any
 
 from dash import dcc, html
 
-from .dashboards import Dashboard, PanelPlacement
-from .host import Host
-from .i18n import normalize_locale
+from core.web.dashboards import Dashboard, PanelPlacement
+from core.runtime.host import Host
+from core.i18n import normalize_locale
 
 PANEL = "tb-panel"
 
@@ -54,7 +54,7 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
             dcc.Interval(id=ids["tick"], interval=int(refresh * 1000), n_intervals=0),
             dcc.Store(id=ids["meta"], data={"uid": dash_.uid, "key": p.key, "locale": locale}),
             dcc.Store(id=ids["deck"]),
-            # what the browser holds of a deck scene (core.deckpatch), and a "render now" poke (a map click)
+            # what the browser holds of a deck scene (core.web.deckpatch), and a "render now" poke (a map click)
             dcc.Store(id=ids["have"]),
             dcc.Store(id=ids["poke"]),
         ])
@@ -89,5 +89,5 @@ def screen_layout(dash_: Dashboard, host: Host, locale: str | None) -> html.Div:
                  style={"width": f"{canvas.width}px", "height": f"{canvas.height}px"},
                  children=[title_bar(dash_, host, loc),
                            *[panel_frame(dash_, p, host, loc) for p in dash_.panels],
-                           dcc.Store(id="tb-select")]),     # the last map pick (core.panel_context.Selection)
+                           dcc.Store(id="tb-select")]),     # the last map pick (core.web.panel_context.Selection)
     ])

@@ -21,9 +21,10 @@ from typing import Any
 
 import pluggy
 
-from . import PLUGIN_API_VERSION, hookspecs
-from .errors import ConfigError, ManifestError
-from .manifest import MANIFEST_FILE, Manifest, load_manifest
+from core import PLUGIN_API_VERSION
+from core.plugins import hookspecs
+from core.errors import ConfigError, ManifestError
+from core.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "twinboard.plugins"

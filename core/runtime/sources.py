@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bus import VideoDetection
-from .contributions import AlertDraft, Heartbeat, Reading, SourceSpec
+from core.runtime.bus import VideoDetection
+from core.plugins.contributions import AlertDraft, Heartbeat, Reading, SourceSpec
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """/admin for park managers: plugins (state, heartbeats, enable/disable, settings), dashboards, kiosk
-tokens, users and the audit log; plus the JSON admin API. Roles are enforced in core.auth."""
+tokens, users and the audit log; plus the JSON admin API. Roles are enforced in core.web.auth."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import flask
 
-from .auth import current_identity
-from .dashboards import Dashboard, Playlist
-from .host import Host
-from .i18n import normalize_locale
-from .plugin_manager import PluginStatus
-from .users import ROLES, UserError, Users
+from core.web.auth import current_identity
+from core.web.dashboards import Dashboard, Playlist
+from core.runtime.host import Host
+from core.i18n import normalize_locale
+from core.plugins.manager import PluginStatus
+from core.data.users import ROLES, UserError, Users
 
 
 def _lang() -> str:
@@ -186,8 +186,8 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
 
     @bp.post("/api/admin/alerts/<int:alert_id>")
     def api_alert(alert_id: int) -> Any:
-        from .bus import AlertAcknowledged, AlertClosed
-        from .errors import StoreError
+        from core.runtime.bus import AlertAcknowledged, AlertClosed
+        from core.errors import StoreError
         body = _json_body()
         state = body.get("state")
         if state not in ("acknowledged", "closed"):

@@ -18,9 +18,9 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
 
-    from .bus import Bus, Event
-    from .contributions import EntityKind, PanelSpec, RouteSpec, SourceSpec, ThresholdRule
-    from .store import Store
+    from core.runtime.bus import Bus, Event
+    from core.plugins.contributions import EntityKind, PanelSpec, RouteSpec, SourceSpec, ThresholdRule
+    from core.data.store import Store
 
 PROJECT = "twinboard"
 hookspec = pluggy.HookspecMarker(PROJECT)

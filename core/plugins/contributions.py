@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .panel_context import PanelContext
-    from .runtime import SourceContext
+# A panel's ``render`` receives a core.api.PanelContext and a source's ``poll``/``run`` a
+# core.api.SourceContext. Those live in the web and runtime layers, which import this module, so they
+# are typed ``Any`` here: this, the lowest layer, imports nothing above it.
 
 
 class Severity(IntEnum):
@@ -86,7 +86,7 @@ class PanelSpec:
     id: str
     title_zh: str
     title_en: str
-    render: Callable[[PanelContext], Any]
+    render: Callable[[Any], Any]  # (PanelContext) -> Dash component
     sources: Sequence[str] = ()
     refresh_s: float = 5.0
     default_options: dict[str, Any] = field(default_factory=dict)
@@ -108,8 +108,8 @@ class SourceSpec:
 
     name: str
     interval_s: float = 1.0
-    poll: Callable[[SourceContext], Iterable[Reading] | None] | None = None
-    run: Callable[[SourceContext], None] | None = None
+    poll: Callable[[Any], Iterable[Reading] | None] | None = None  # (SourceContext) -> readings
+    run: Callable[[Any], None] | None = None  # (SourceContext) -> None
 
     def __post_init__(self) -> None:
         if (self.poll is None) == (self.run is None):

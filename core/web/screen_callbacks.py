@@ -12,12 +12,12 @@ from typing import Any
 from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update, set_props
 from dash.dependencies import MATCH
 
-from .dashboards import Dashboard
-from .deckpatch import LayerCache, deck_patch
-from .graphslot import steady_body
-from .host import Host
-from .panel_context import PanelContext, Selection
-from .plugin_manager import PluginStatus
+from core.web.dashboards import Dashboard
+from core.web.deckpatch import LayerCache, deck_patch
+from core.web.graphslot import steady_body
+from core.runtime.host import Host
+from core.web.panel_context import PanelContext, Selection
+from core.plugins.manager import PluginStatus
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _deck_json(result: Any) -> dict[str, Any]:
 def register_screen_callbacks(app: Dash, host: Host, dashboards: Callable[[], dict[str, Dashboard]]) -> None:
     """One pattern-matching callback renders every panel; a clientside one draws deck.gl maps.
 
-    A deck panel's scene goes as a patch (``core.deckpatch``) against what that browser holds
+    A deck panel's scene goes as a patch (``core.web.deckpatch``) against what that browser holds
     (its ``tb-have`` store, written by the clientside merge): only changed layers, or row deltas.
     A map click sets ``tb-select`` and pokes the panels that follow the selection.
     """
@@ -138,7 +138,7 @@ def register_screen_callbacks(app: Dash, host: Host, dashboards: Callable[[], di
         if deck is not None:
             cls += " tb-panel-deck"
             patch = deck_patch(deck, have, layer_cache)
-        # A plotly graph stays mounted: later refreshes send only its figure (core.graphslot).
+        # A plotly graph stays mounted: later refreshes send only its figure (core.web.graphslot).
         body_cls: Any = no_update
         if body is not None:
             meta = meta or {}

@@ -7,9 +7,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .bus import AlertClosed, AlertRaised, Bus
-from .contributions import Reading
-from .store import Store
+from core.runtime.bus import AlertClosed, AlertRaised, Bus
+from core.plugins.contributions import Reading
+from core.data.store import Store
 
 log = logging.getLogger(__name__)
 

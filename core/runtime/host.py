@@ -12,17 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import PLUGIN_API_VERSION, __version__
-from .alerting import AlertEngine
-from .bus import Bus, Event, PluginStateChanged, ReadingsIngested, VideoDetection
-from .contributions import EntityKind, PanelSpec, Reading, RouteSpec
-from .i18n import Translator
-from .manifest import Manifest
-from .plugin_manager import PluginManager, PluginStatus, build_plugin_manager
-from .runtime import Runtime
-from .settings import Settings
-from .store import Store, open_store
-from .twin_loader import load_twin_files
+from core import PLUGIN_API_VERSION, __version__
+from core.runtime.alerting import AlertEngine
+from core.runtime.bus import Bus, Event, PluginStateChanged, ReadingsIngested, VideoDetection
+from core.plugins.contributions import EntityKind, PanelSpec, Reading, RouteSpec
+from core.i18n import Translator
+from core.plugins.manifest import Manifest
+from core.plugins.manager import PluginManager, PluginStatus, build_plugin_manager
+from core.runtime.sources import Runtime
+from core.settings import Settings
+from core.data.store import Store, open_store
+from core.data.twin_loader import load_twin_files
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class Host:
 
     def raise_alert(self, plugin: str, draft: Any) -> Any:
         """Open or escalate an alert for ``plugin`` and publish AlertRaised when it is new or worse."""
-        from .bus import AlertRaised
+        from core.runtime.bus import AlertRaised
         alert, changed = self.store.raise_alert(draft, plugin)
         if changed:
             self.bus.publish(AlertRaised(alert_id=alert.id or 0, plugin=plugin, rule_id=draft.rule_id,

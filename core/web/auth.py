@@ -9,9 +9,9 @@ from urllib.parse import urlparse
 import flask
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from .host import Host
-from .i18n import normalize_locale
-from .users import Users, role_at_least
+from core.runtime.host import Host
+from core.i18n import normalize_locale
+from core.data.users import Users, role_at_least
 
 #: Paths anyone may fetch: static files, the Dash shell, health, sign-in.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_dash-dependencies",

@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
-from . import twin
-from .contributions import AlertDraft
-from .contributions import Reading as ReadingIn
-from .errors import StoreError
+from core.data import twin
+from core.plugins.contributions import AlertDraft
+from core.plugins.contributions import Reading as ReadingIn
+from core.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Store:
     # -- schema -------------------------------------------------------------------------
     def create_schema(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent; keeps existing data)."""
-        from .migrate import upgrade
+        from core.data.migrate import upgrade
         upgrade(self.engine)
 
     def session(self) -> Session:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .store import Store
+from core.data.store import Store
 
 
 class Selection(BaseModel):

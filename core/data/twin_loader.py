@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import twin
-from .errors import ConfigError
-from .store import Store
-from .yamlfile import load_yaml
+from core.data import twin
+from core.errors import ConfigError
+from core.data.store import Store
+from core.yamlfile import load_yaml
 
 
 class SiteDef(BaseModel):
