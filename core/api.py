@@ -9,15 +9,15 @@ from __future__ import annotations
 import pluggy
 
 from core import PLUGIN_API_VERSION
-from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
-                  ReadingsIngested, VideoDetection)
-from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, Reading, RouteSpec,
-                            Severity, SourceSpec, ThresholdRule)
-from core.errors import ConfigError, PluginError, TwinboardError
-from core.web.panel_context import PanelContext, Selection
-from core.runtime.sources import SourceContext
 from core.data.store import LatestValue, Store
 from core.data.twin import Alert, Entity
+from core.errors import ConfigError, PluginError, TwinboardError
+from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, ProcessSpec, Reading,
+                                        RouteSpec, Severity, SourceSpec, ThresholdRule)
+from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
+                              ReadingsIngested, VideoDetection, WallModeChanged)
+from core.runtime.sources import SourceContext
+from core.web.panel_context import PanelContext, Selection
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
@@ -25,7 +25,8 @@ hookimpl = pluggy.HookimplMarker("twinboard")
 __all__ = [
     "PLUGIN_API_VERSION", "hookimpl",
     "AlertAcknowledged", "AlertClosed", "AlertRaised", "Bus", "Event", "PluginStateChanged",
-    "ReadingsIngested", "VideoDetection", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec", "Reading",
+    "ReadingsIngested", "VideoDetection", "WallModeChanged", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec",
+    "ProcessSpec", "Reading",
     "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
     "TwinboardError", "PanelContext", "Selection", "SourceContext", "LatestValue", "Store",
     # the store's rows: Entity to build twin entities for Store.upsert, Alert as Store.alerts returns it

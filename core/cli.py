@@ -108,17 +108,51 @@ def _user(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from core.web.serve import serve
-    return serve(args.config, args.host, args.port)
+    return serve(args.config, args.host, args.port, debug=args.debug, workers=args.workers, threads=args.threads,
+                 role=args.role, access_log=args.access_log)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from core.runtime.worker import run_worker
+    return run_worker(args.config, ttl_s=args.lease_ttl)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from core.runtime.topology import run_topology
+    return run_topology(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twinboard", description="twinboard digital-twin dashboard host")
     parser.add_argument("--config", type=Path, default=None, help="settings YAML (default config/default.yaml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="serve the dashboards")
+    from core.web.serve import DEFAULT_THREADS
+    s = sub.add_parser("serve", help="serve the dashboards on gunicorn (threaded workers)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--workers", type=int, default=1,
+                   help="web processes (default 1: the one-process twin that also runs the sources)")
+    s.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help=f"threads per web process (default {DEFAULT_THREADS}; each wall holds one for its long poll)")
+    s.add_argument("--role", choices=("all", "web"), default=None,
+                   help="all: serve and run sources (default with 1 worker); web: serve only, sources run in "
+                        "`twinboard worker` (default with more workers)")
+    s.add_argument("--debug", action="store_true", help="Werkzeug's development server, one process (never in production)")
+    s.add_argument("--access-log", action="store_true", help="log every request")
     s.set_defaults(fn=_serve)
+    w = sub.add_parser("worker", help="run sources, alert rules and on_event (one active, the others stand by)")
+    w.add_argument("--lease-ttl", type=float, default=6.0,
+                   help="seconds a dead worker's lease lasts before a standby takes over (SQLite; default 6)")
+    w.set_defaults(fn=_worker)
+    up = sub.add_parser("up", help="the whole topology on this machine: Redis, web processes, workers, helpers")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8050)
+    up.add_argument("--web", type=int, default=2, help="web processes (default 2)")
+    up.add_argument("--worker", type=int, default=1, help="workers: one active, the rest stand by (default 1)")
+    up.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per web process")
+    up.add_argument("--redis-port", type=int, default=None,
+                    help="port of the loopback Redis started when TWINBOARD_REDIS_URL is not set (default: a free one)")
+    up.set_defaults(fn=_up, process_kinds={})
     sub.add_parser("check-config", help="validate settings, dashboards, plugins and twin files").set_defaults(
         fn=_check_config)
     p = sub.add_parser("plugins", help="plugin commands")
@@ -147,12 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         if cmd in ("add", "passwd"):
             c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         c.set_defaults(fn=_user)
-    _add_plugin_commands(sub)
+    _add_plugin_commands(sub, up)
     return parser
 
 
-def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
-    """Let each loadable plugin add its own sub-commands (register_commands hook)."""
+def _add_plugin_commands(sub: argparse._SubParsersAction, up: argparse.ArgumentParser) -> None:
+    """Let each loadable plugin add its own sub-commands (register_commands hook) and its helper
+    process kinds to ``twinboard up`` (register_processes hook)."""
     from core.plugins.manager import build_plugin_manager
     from core.settings import load_settings
     try:
@@ -160,11 +195,19 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     except TwinboardError:
         return  # a broken settings file is reported by the command that needs it
     manager = build_plugin_manager(settings)
+    kinds: dict[str, object] = {}
     for name in manager.names():
         before = set(sub.choices)
         manager.call(name, "register_commands", subparsers=sub)
         for cmd in set(sub.choices) - before:
             sub.choices[cmd].set_defaults(plugin=name)
+        for spec in manager.call(name, "register_processes", settings=manager.records[name].settings) or []:
+            if spec.kind in kinds:
+                continue
+            kinds[spec.kind] = spec
+            up.add_argument(f"--{spec.kind.replace('_', '-')}", type=int, default=0, dest=f"proc_{spec.kind}",
+                            help=f"{spec.help or spec.kind} (plugin {name}; default 0)")
+    up.set_defaults(process_kinds=kinds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,12 @@ class Settings(BaseModel):
     #: Screens (/screen, /playlist) readable without signing in; admin pages always need a manager.
     public_screens: bool = False
     plugins: dict[str, PluginConfig] = Field(default_factory=dict)
+    #: Signs sessions and CSRF tokens; every web process and machine of one deployment needs the same
+    #: (env TWINBOARD_SECRET_KEY). Unset: one is made and kept in var/secret_key (one machine).
     secret_key: str | None = None
+    #: Redis for bus events across processes and machines (env TWINBOARD_REDIS_URL), when the
+    #: database is not PostgreSQL (PostgreSQL carries them itself with LISTEN/NOTIFY).
+    redis_url: str | None = None
 
     def path(self, p: Path) -> Path:
         """``p`` resolved against ``root``."""
@@ -81,5 +86,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
         updates["locale"] = env["TWINBOARD_LOCALE"]
     if env.get("TWINBOARD_SECRET_KEY"):
         updates["secret_key"] = env["TWINBOARD_SECRET_KEY"]
+    if env.get("TWINBOARD_REDIS_URL"):
+        updates["redis_url"] = env["TWINBOARD_REDIS_URL"]
     updates.update(overrides)
     return settings.model_copy(update=updates) if updates else settings

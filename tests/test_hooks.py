@@ -139,10 +139,40 @@ def test_register_translations(make_twin_app, tmp_path: Path) -> None:
 
 def test_on_startup(make_twin_app) -> None:
     calls = []
-    mod = plugin_module("st", on_startup=hookimpl(lambda store, bus, settings: calls.append((store, bus))))
+    mod = plugin_module("st", on_startup=hookimpl(lambda store, bus, settings, role: calls.append((store, bus, role))))
     app = make_twin_app(plugins=[(mod, make_manifest("st"))])
     host = app.server.config["TWINBOARD_HOST"]
-    assert calls == [(host.store, host.bus)]
+    assert calls == [(host.store, host.bus, "all")]
+
+
+def test_register_processes(monkeypatch) -> None:
+    """A plugin's helper process kind becomes a `twinboard up` option; {index} numbers the copies."""
+    import argparse
+
+    import pytest
+
+    from core.api import ProcessSpec
+    from core.plugins.manager import PluginManager
+    from core.runtime.topology import plan
+    from core.settings import load_settings
+    pm = PluginManager()
+    spec = ProcessSpec("ocr", ["ocr-worker", "--name", "ocr{index}"], help="plate reader", needs_broker=True)
+    pm.register_inline(plugin_module("pr", register_processes=hookimpl(lambda: [spec])), make_manifest("pr"))
+    assert pm.call("pr", "register_processes", settings=None) == [spec]
+    args = argparse.Namespace(web=2, worker=1, threads=8, host="127.0.0.1", port=8050, process_kinds={"ocr": spec},
+                              proc_ocr=2)
+    procs, _needs_events, needs_broker = plan(args, load_settings(), {})
+    assert [n for n, _ in procs] == ["web", "worker.1", "ocr.1", "ocr.2"]
+    assert procs[3][1] == "ocr-worker --name ocr2" and needs_broker
+    assert "--role web --workers 2 --threads 8" in procs[0][1]
+    with pytest.raises(ValueError, match="reserved"):
+        ProcessSpec("web", ["x"])
+    with pytest.raises(ValueError, match="lower-case"):
+        ProcessSpec("Video Workers", ["x"])
+    # the built-in forest_fire plugin offers --video
+    from core.cli import build_parser
+    parsed = build_parser().parse_args(["up", "--web", "2", "--video", "2"])
+    assert parsed.proc_video == 2 and parsed.process_kinds["video"].needs_broker
 
 
 def test_on_event(make_twin_app) -> None:

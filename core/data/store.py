@@ -65,8 +65,8 @@ def make_engine(url: str) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"cannot connect to database {shown}: {exc.__class__.__name__}: "
-                         f"{str(exc).splitlines()[0]}") from exc
+        raise StoreError(f"setting database_url (env TWINBOARD_DATABASE_URL): cannot connect to database {shown}: "
+                         f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
     return engine
 
 

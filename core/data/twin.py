@@ -209,3 +209,43 @@ class WallState(SQLModel, table=True):
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
     since: float = Field(default_factory=_now)
     actor: str = Field(default="system", max_length=64)
+
+
+class EventLog(SQLModel, table=True):
+    """Bus events of a multi-process deployment, in commit order: ``id`` is the cursor every process shares.
+
+    Written by the event relay (``core.runtime.relay``) only when more than one process serves the twin;
+    the one-process default keeps its bus in memory. Old rows are trimmed by the worker.
+    """
+
+    __tablename__ = "event_log"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: float = Field(default_factory=_now, index=True)
+    topic: str = Field(max_length=64)
+    origin: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WorkerLease(SQLModel, table=True):
+    """Who runs the sources: one row per lease name, held by one worker until ``expires_at``."""
+
+    __tablename__ = "worker_lease"
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    acquired_at: float = Field(default_factory=_now)
+    expires_at: float = Field(default_factory=_now)
+
+
+class SourceHeartbeat(SQLModel, table=True):
+    """A source's liveness as the worker that runs it last wrote it, for web processes' freshness badges."""
+
+    __tablename__ = "source_heartbeat"
+    key: str = Field(primary_key=True, max_length=192)
+    plugin: str = Field(max_length=64, index=True)
+    holder: str = Field(max_length=128)
+    last_beat: float | None = None
+    last_data: float | None = None
+    last_error: str | None = None
+    restarts: int = 0
+    running: bool = False
+    updated_at: float = Field(default_factory=_now)

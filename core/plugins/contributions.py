@@ -187,6 +187,31 @@ class RouteSpec:
     role: str | None = None
 
 
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A kind of helper process a plugin needs beside the web processes and the worker, such as
+    video detection workers. ``twinboard up`` offers ``--<kind> N`` for it and starts N copies.
+
+    ``argv`` is the command (run in the project folder, with the same environment as the host);
+    ``{index}`` in it becomes the copy's number (1, 2, ...). ``needs_broker``: the process takes its
+    work from the task broker, so ``twinboard up`` sets ``TWINBOARD_BROKER_URL`` for it and for the
+    worker (starting a loopback Redis when none is configured).
+    """
+
+    kind: str
+    argv: Sequence[str]
+    help: str = ""
+    needs_broker: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.kind.replace("_", "").isalnum() or not self.kind[:1].isalpha() or self.kind != self.kind.lower():
+            raise ValueError(f"process kind {self.kind!r} must be lower-case letters, digits and _ (a CLI option)")
+        if self.kind in ("web", "worker", "host", "port", "config", "threads"):
+            raise ValueError(f"process kind {self.kind!r} is reserved by `twinboard up`")
+        if not self.argv:
+            raise ValueError(f"process kind {self.kind!r}: argv is empty")
+
+
 @dataclass
 class Heartbeat:
     """A source's liveness: last beat, last data, last error; shared with panels."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
 
     from core.runtime.bus import Bus, Event
-    from core.plugins.contributions import EntityKind, PanelSpec, RouteSpec, SourceSpec, ThresholdRule
+    from core.plugins.contributions import EntityKind, PanelSpec, ProcessSpec, RouteSpec, SourceSpec, ThresholdRule
     from core.data.store import Store
 
 PROJECT = "twinboard"
@@ -117,10 +117,25 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 @hookspec
-def on_startup(store: Store, bus: Bus, settings: Any) -> None:
-    """Called once after the store is ready and before sources start.
+def register_processes(settings: Any) -> list[ProcessSpec]:
+    """Kinds of helper processes this plugin runs beside the host (``ProcessSpec``), e.g. video
+    detection workers that take frames from the task broker.
 
-    Use it to seed data or subscribe to the bus; raising marks the plugin failed.
+    ``twinboard up --<kind> N`` starts N of each and stops them with the rest on Ctrl-C; on several
+    machines, run the same ``argv`` under your process manager (docs/deploy.md). Called without a
+    running host.
+    """
+
+
+@hookspec
+def on_startup(store: Store, bus: Bus, settings: Any, role: str) -> None:
+    """Called once in every process that loads the plugin, after the store is ready and before sources start.
+
+    ``role`` says what this process does: ``"all"`` (the one-process default: web and sources),
+    ``"web"`` (a web process: panels and routes only, no source, no ``on_event``) or ``"worker"``
+    (``twinboard worker``: sources, alert rules and ``on_event``). Seed demo data, start helper
+    servers or threads only where they belong (``role != "web"``); several web processes start the
+    same plugin at once. Raising marks the plugin failed.
     """
 
 
@@ -128,6 +143,11 @@ def on_startup(store: Store, bus: Bus, settings: Any) -> None:
 def on_event(event: Event, store: Store, settings: Any) -> None:
     """Called for every event on the host's bus (readings ingested, alerts, plugin state, other
     plugins' video detections), with this plugin's current settings.
+
+    It is called in exactly one process: the one-process host, or the active ``twinboard worker``,
+    which also receives the events web processes publish (an alert opened from the duty console, a
+    drill). Web processes never call it, so an alert → incident step runs once however many web
+    processes serve the screens.
 
     Runs on the publishing thread: keep it short, hand heavy work to a source.
     An exception is contained and recorded against the plugin.

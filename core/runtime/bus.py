@@ -1,4 +1,10 @@
-"""The host's event bus: typed events, synchronous subscribers, a cursor for "what changed since N"."""
+"""The host's event bus: typed events, synchronous subscribers, a cursor for "what changed since N".
+
+In one process the bus is all in memory. When web processes and a worker share the twin, the host
+attaches an event relay (``core.runtime.relay``): each event is appended to the store's event log,
+whose row id becomes the cursor every process shares, and other processes' events arrive through
+``deliver_remote`` with ``event.remote`` true.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+#: every event class by its topic (class name), for events that arrive from another process
+EVENT_TYPES: dict[str, type[Event]] = {}
 
 
 @dataclass(frozen=True)
@@ -21,9 +30,18 @@ class Event:
     seq: int = field(default=0, compare=False)
     ts: float = field(default_factory=time.time, compare=False)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EVENT_TYPES[cls.__name__] = cls
+
     @property
     def topic(self) -> str:
         return type(self).__name__
+
+    @property
+    def remote(self) -> bool:
+        """True for an event another process published (delivered here by the event relay)."""
+        return bool(self.__dict__.get("_remote", False))
 
     def as_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, **asdict(self)}
@@ -108,7 +126,30 @@ class VideoDetection(Event):
     alert_id: int | None = None   # the publisher's own alert about it, if it raised one
 
 
+def event_from_dict(data: dict[str, Any]) -> Event | None:
+    """Rebuild an event from ``as_dict()`` output; None when its topic is not known in this process."""
+    cls = EVENT_TYPES.get(str(data.get("topic", "")))
+    if cls is None:
+        return None
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            if isinstance(value, list) and "tuple" in str(f.type):  # JSON has no tuples
+                value = tuple(value)
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
 Subscriber = Callable[[Event], None]
+
+
+class Relay(Protocol):
+    """What the bus needs of a cross-process event relay (``core.runtime.relay.EventRelay``)."""
+
+    def append(self, event: Event) -> int: ...
+    def cursor(self) -> int: ...
+    def since(self, cursor: int) -> list[Event]: ...
 
 
 class Bus:
@@ -124,6 +165,11 @@ class Bus:
         self._seq = itertools.count(1)
         self._history: deque[Event] = deque(maxlen=history)
         self.on_error = on_error
+        self.relay: Relay | None = None
+
+    def attach_relay(self, relay: Relay | None) -> None:
+        """Share this bus with other processes through ``relay`` (None: in-process only)."""
+        self.relay = relay
 
     def subscribe(self, kind: type[Event], fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for each event of ``kind`` (or a subclass); returns an unsubscribe function."""
@@ -138,10 +184,27 @@ class Bus:
         return unsubscribe
 
     def publish(self, event: Event) -> Event:
-        """Stamp ``event`` with the next cursor, keep it in history and deliver it."""
+        """Stamp ``event`` with the next cursor, keep it in history and deliver it.
+
+        With a relay, the event is first appended to the shared event log (its id is the cursor), so
+        every other process receives it too.
+        """
+        if self.relay is not None:
+            stamped = _restamp(event, self.relay.append(event))
+        else:
+            with self._lock:
+                stamped = _restamp(event, next(self._seq))
+                self._history.append(stamped)
+        self._deliver(stamped)
+        return stamped
+
+    def deliver_remote(self, event: Event) -> None:
+        """Deliver an event another process published (its ``seq`` is the shared log's id)."""
+        object.__setattr__(event, "_remote", True)
+        self._deliver(event)
+
+    def _deliver(self, stamped: Event) -> None:
         with self._lock:
-            stamped = _restamp(event, next(self._seq))
-            self._history.append(stamped)
             subs = list(self._subs)
         for kind, fn in subs:
             if isinstance(stamped, kind):
@@ -151,16 +214,19 @@ class Bus:
                     log.exception("bus subscriber %r failed on %s", fn, stamped.topic)
                     if self.on_error:
                         self.on_error(fn, stamped, exc)
-        return stamped
 
     @property
     def cursor(self) -> int:
         """The seq of the newest event (0 when none)."""
+        if self.relay is not None:
+            return self.relay.cursor()
         with self._lock:
             return self._history[-1].seq if self._history else 0
 
     def since(self, cursor: int) -> list[Event]:
         """Events newer than ``cursor``, oldest first."""
+        if self.relay is not None:
+            return self.relay.since(cursor)
         with self._lock:
             return [e for e in self._history if e.seq > cursor]
 

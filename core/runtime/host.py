@@ -1,4 +1,11 @@
-"""The running host: settings, store, bus, plugins and their contributions, runtime, alerting."""
+"""The running host: settings, store, bus, plugins and their contributions, runtime, alerting.
+
+A host has a role. ``"all"`` is the one-process default: it serves and runs sources. In a deployment
+of several processes each web process has a ``"web"`` host (panels and routes; heartbeats read from
+the store; no source, alert rule or ``on_event``) and ``twinboard worker`` a ``"worker"`` host that
+runs sources, alert rules and ``on_event`` while it holds the sources lease. Their buses are joined
+by an event relay, and a plugin enabled, disabled or reconfigured in one process is applied in all.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 from core import PLUGIN_API_VERSION, __version__
 from core.runtime.alerting import AlertEngine
 from core.runtime.bus import Bus, Event, PluginStateChanged, ReadingsIngested, VideoDetection
+from core.runtime.heartbeats import StoredHeartbeats
+from core.runtime.relay import EventRelay, make_notifier, process_origin
 from core.plugins.contributions import EntityKind, PanelSpec, Reading, RouteSpec
 from core.i18n import Translator
 from core.plugins.manifest import Manifest
@@ -25,6 +34,8 @@ from core.data.store import Store, open_store
 from core.data.twin_loader import load_twin_files
 
 log = logging.getLogger(__name__)
+
+ROLES = ("all", "web", "worker")
 
 
 @dataclass
@@ -40,23 +51,43 @@ class Host:
     """One per process. ``start()`` loads plugins and starts sources; ``stop()`` undoes it."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None,
-                 extra_plugins: Iterable[tuple[Any, Manifest]] = ()) -> None:
+                 extra_plugins: Iterable[tuple[Any, Manifest]] = (), role: str = "all") -> None:
+        if role not in ROLES:
+            raise ValueError(f"host role must be one of {', '.join(ROLES)}, got {role!r}")
         self.settings = settings
+        self.role = role
+        self.origin = process_origin()
         self.store = store or open_store(settings.url)
         self.bus = Bus(on_error=self._subscriber_failed)
         self.translator = Translator()
         self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
-        self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store,
-                               raise_alert=self.raise_alert, publish_detection=self.publish_detection)
+        self.runtime: Runtime | StoredHeartbeats
+        if role == "web":
+            self.runtime = StoredHeartbeats(self.store)
+        else:
+            self.runtime = Runtime(self.ingest, on_failure=self._source_failed, store=self.store,
+                                   raise_alert=self.raise_alert, publish_detection=self.publish_detection)
         self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
         self.contributions: dict[str, Contributions] = {}
         self._lock = threading.RLock()
         self.started = False
+        #: True where sources run and on_event is called: the one-process host, or the active worker
+        self.active = role == "all"
+        #: set while the process stops: long polls answer at once
+        self.stopping = threading.Event()
+        #: plugins another process reported failed (a worker's source), by name
+        self.remote_failures: dict[str, str] = {}
+        self.relay: EventRelay | None = None
+        if role != "all":
+            self.relay = EventRelay(self.store, make_notifier(self.store, settings.redis_url), origin=self.origin)
         self.bus.subscribe(Event, self._dispatch_on_event)
+        self.bus.subscribe(PluginStateChanged, self._on_plugin_state)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Host:
         """Apply stored enable flags, collect contributions, load twins, call on_startup, start sources."""
+        if self.relay is not None:
+            self.relay.start(self.bus)
         for name, record in self.plugins.records.items():
             if not record.loaded or record.status != PluginStatus.ENABLED:
                 continue
@@ -66,20 +97,43 @@ class Host:
             self._activate(name, start_sources=False)
         for name in self.plugins.names(PluginStatus.ENABLED):
             self.plugins.call(name, "on_startup", store=self.store, bus=self.bus,
-                              settings=self.plugins.records[name].settings)
-        if self.settings.run_sources:
+                              settings=self.plugins.records[name].settings, role=self.role)
+        if self.sources_wanted:
             for name in self.plugins.names(PluginStatus.ENABLED):
                 self._start_sources(name)
         self.started = True
         return self
 
+    @property
+    def sources_wanted(self) -> bool:
+        """Whether this process should run sources now."""
+        return self.active and self.settings.run_sources and self.role != "web"
+
+    def activate(self) -> None:
+        """Become the process that runs sources and ``on_event`` (a worker that took the lease)."""
+        with self._lock:
+            self.active = True
+            if self.sources_wanted:
+                for name in self.plugins.names(PluginStatus.ENABLED):
+                    self._start_sources(name)
+
+    def deactivate(self) -> None:
+        """Stop running sources and ``on_event`` (a worker that lost or gave up the lease)."""
+        with self._lock:
+            if self.role != "all":
+                self.active = False
+            self.runtime.stop_all()
+
     def stop(self) -> None:
         """Stop sources, then tell plugins; safe to call twice."""
+        self.stopping.set()
         self.runtime.stop_all()
         if self.started:
             for name in self.plugins.names(PluginStatus.ENABLED):
                 self.plugins.call(name, "on_shutdown")
         self.started = False
+        if self.relay is not None:
+            self.relay.stop()
 
     def _wanted_enabled(self, name: str) -> bool:
         row = self.store.plugin_state(name)
@@ -122,6 +176,7 @@ class Host:
         contrib = Contributions()
         if record.status == PluginStatus.FAILED:
             return
+        self.remote_failures.pop(name, None)
         for spec in self.plugins.call(name, "register_panels", settings=settings) or []:
             if not spec.id.startswith(name + "."):
                 self.plugins.fail(name, f"panel id {spec.id!r} must start with '{name}.'", None)
@@ -149,7 +204,7 @@ class Host:
             return
         record.status = PluginStatus.ENABLED
         self.contributions[name] = contrib
-        if start_sources and self.settings.run_sources:
+        if start_sources and self.sources_wanted:
             self._start_sources(name)
 
     def _start_sources(self, name: str) -> None:
@@ -174,7 +229,8 @@ class Host:
             if enabled and record.status != PluginStatus.ENABLED:
                 self._activate(name, start_sources=True)
                 if record.status == PluginStatus.ENABLED:
-                    self.plugins.call(name, "on_startup", store=self.store, bus=self.bus, settings=record.settings)
+                    self.plugins.call(name, "on_startup", store=self.store, bus=self.bus, settings=record.settings,
+                                      role=self.role)
             elif not enabled and record.status == PluginStatus.ENABLED:
                 self.runtime.stop_plugin(name)
                 self.alerting.drop_rules(name)
@@ -263,8 +319,29 @@ class Host:
             plugins.append({"name": name, "version": record.manifest.version if record.manifest else None,
                             "state": record.status.value, "error": record.error,
                             "sources": {k.split(".", 1)[1]: hb.as_dict() for k, hb in beats.items()}})
-        return {"status": "ok", "version": __version__, "plugin_api_version": PLUGIN_API_VERSION,
-                "database": self.store.engine.dialect.name, "plugins": plugins}
+        doc: dict[str, Any] = {"status": "ok", "version": __version__, "plugin_api_version": PLUGIN_API_VERSION,
+                               "database": self.store.engine.dialect.name, "role": self.role,
+                               "process": self.origin, "active": self.active, "plugins": plugins}
+        if self.remote_failures:
+            doc["remote_failures"] = dict(self.remote_failures)
+        if self.relay is not None:
+            doc["events"] = self.relay.status()
+        return doc
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, document) for /api/ready: the database answers and the event transport works."""
+        from sqlalchemy import text
+        checks: dict[str, Any] = {}
+        try:
+            with self.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = {"ok": False, "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"}
+        checks["events"] = self.relay.status() if self.relay is not None else {"transport": "in-process", "ok": True,
+                                                                                 "error": None}
+        ok = all(c["ok"] for c in checks.values()) and not self.stopping.is_set()
+        return ok, {"ready": ok, "role": self.role, "process": self.origin, **checks}
 
     # -- fault reports -------------------------------------------------------------------------
     def _plugin_failed(self, plugin: str, error: str, tb: str | None) -> None:
@@ -279,7 +356,43 @@ class Host:
     def _subscriber_failed(self, fn: Any, event: Event, exc: BaseException) -> None:
         log.error("bus subscriber %r failed on %s: %s", fn, event.topic, exc)
 
+    def _on_plugin_state(self, event: PluginStateChanged) -> None:
+        """Apply a plugin enabled, disabled or reconfigured in another process (stored there first)."""
+        if not event.remote or self.stopping.is_set():
+            return
+        record = self.plugins.records.get(event.plugin)
+        if record is None or not record.loaded:
+            return
+        name = event.plugin
+        with self._lock:
+            if event.state == PluginStatus.FAILED.value:
+                self.remote_failures[name] = event.error or "failed in another process"
+                return
+            self.remote_failures.pop(name, None)
+            row = self.store.plugin_state(name)
+            wanted = row.enabled if row is not None else self._wanted_enabled(name)
+            if wanted:
+                if record.status == PluginStatus.FAILED:
+                    self.runtime.stop_plugin(name)
+                    record.status, record.error, record.traceback = PluginStatus.DISABLED, None, None
+                was = record.status
+                if was == PluginStatus.ENABLED:  # settings may have changed: collect everything again
+                    self.runtime.stop_plugin(name)
+                    self.alerting.drop_rules(name)
+                self._activate(name, start_sources=True)
+                if was != PluginStatus.ENABLED and record.status == PluginStatus.ENABLED:
+                    self.plugins.call(name, "on_startup", store=self.store, bus=self.bus, settings=record.settings,
+                                      role=self.role)
+            elif record.status == PluginStatus.ENABLED:
+                self.runtime.stop_plugin(name)
+                self.alerting.drop_rules(name)
+                self.contributions.pop(name, None)
+                record.status = PluginStatus.DISABLED
+            log.info("plugin %s is %s (changed in another process)", name, record.status.value)
+
     def _dispatch_on_event(self, event: Event) -> None:
+        if not self.active:
+            return  # web processes and a standby worker: the active one calls on_event
         for name in self.plugins.names(PluginStatus.ENABLED):
             self.plugins.call(name, "on_event", event=event, store=self.store,
                               settings=self.plugins.records[name].settings)

@@ -61,11 +61,17 @@ def set_wall_mode(store: Store, bus: Bus | None, mode: str, actor: str, incident
 
 
 class WallWatcher:
-    """Lets a request wait (long poll) until a wall's mode changes, instead of polling for it."""
+    """Lets a request wait (long poll) until a wall's mode changes, instead of polling for it.
 
-    def __init__(self, bus: Bus) -> None:
+    A switch made in another process reaches this one's bus through the event relay, so every web
+    process wakes its waiting walls. When the process stops (``stopping`` set: a rolling restart) the
+    waits answer at once, and the walls ask again on a process that stays.
+    """
+
+    def __init__(self, bus: Bus, stopping: threading.Event | None = None) -> None:
         self._cond = threading.Condition()
         self._version = 0
+        self._stopping = stopping or threading.Event()
         bus.subscribe(WallModeChanged, self._changed)
 
     def _changed(self, _event: WallModeChanged) -> None:
@@ -81,8 +87,8 @@ class WallWatcher:
                 version = self._version
             state = wall_state(store, wall)
             left = deadline - time.monotonic()
-            if known_since is None or state["since"] != known_since or left <= 0:
+            if known_since is None or state["since"] != known_since or left <= 0 or self._stopping.is_set():
                 return state
             with self._cond:
                 if self._version == version:
-                    self._cond.wait(left)
+                    self._cond.wait(min(left, 1.0))

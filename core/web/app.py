@@ -37,12 +37,16 @@ def deckgl_bundle_path() -> Path:
 
 
 def create_app(settings: Settings | None = None, *, host: Host | None = None,
-               extra_plugins: Iterable[tuple[Any, Manifest]] = (), start: bool = True) -> Dash:
-    """Build the Dash app and its host; ``start`` loads plugins and starts their sources."""
+               extra_plugins: Iterable[tuple[Any, Manifest]] = (), start: bool = True, role: str = "all") -> Dash:
+    """Build the Dash app and its host; ``start`` loads plugins and starts their sources.
+
+    ``role`` is the host's (core.runtime.host): ``"all"`` serves and runs sources in this process,
+    ``"web"`` only serves (sources run in ``twinboard worker``).
+    """
     settings = settings or load_settings()
     dashboards = load_dashboards(settings.path(settings.dashboards_dir))
     playlists = load_playlists(settings.path(settings.playlists_file), dashboards)
-    host = host or Host(settings, extra_plugins=extra_plugins)
+    host = host or Host(settings, extra_plugins=extra_plugins, role=role)
     if start and not host.started:
         host.start()
     boards: dict[str, Dashboard] = {uid: d for uid, (d, _p) in dashboards.items()}
@@ -82,13 +86,24 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
 
 
 def _persistent_secret(var_dir: Path) -> str:
-    """The session-signing key, made once and kept under var/ so sessions and walls survive restarts."""
+    """The session-signing key, made once and kept under var/ so sessions and walls survive restarts.
+
+    Processes starting together agree on one key: it is written to a private temporary file and
+    hard-linked into place, which fails for all but the first (they then read the first's key).
+    """
     path = var_dir / "secret_key"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = var_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -101,7 +116,14 @@ def _not_found(host: Host, locale: str, what: str, known: list[str]) -> html.Div
 def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard]) -> None:
     @server.get("/api/health")
     def _health() -> Any:
+        """Liveness: this process answers (its plugins, sources and role in the document)."""
         return flask.jsonify(host.health())
+
+    @server.get("/api/ready")
+    def _ready() -> Any:
+        """Readiness for a load balancer: 200 when the database and the event transport answer, else 503."""
+        ok, doc = host.ready()
+        return flask.jsonify(doc), (200 if ok else 503)
 
     @server.get("/api/dashboards")
     def _dashboards() -> Any:
@@ -122,7 +144,7 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
 
     from core.runtime.wall import WallWatcher
-    watcher = WallWatcher(host.bus)
+    watcher = WallWatcher(host.bus, host.stopping)
 
     @server.get("/api/wall")
     def _wall() -> Any:

@@ -15,7 +15,7 @@ from core.data.users import Users, role_at_least
 
 #: Paths anyone may fetch: static files, the Dash shell, health, sign-in.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_dash-dependencies",
-                   "/_favicon.ico", "/favicon.ico", "/vendor/", "/login", "/logout", "/api/health",
+                   "/_favicon.ico", "/favicon.ico", "/vendor/", "/login", "/logout", "/api/health", "/api/ready",
                    "/api/version", "/_reload-hash")
 SCREEN_PREFIXES = ("/screen/", "/playlist/", "/_dash-update-component", "/api/changes", "/api/alerts",
                    "/api/dashboards", "/api/wall", "/plugins/")

@@ -91,7 +91,9 @@ def register_alert_rules() -> list:
 
 
 @hookimpl
-def on_startup(store: Any, settings: Settings) -> None:
+def on_startup(store: Any, settings: Settings, role: str) -> None:
+    if role == "web":
+        return  # the demo broker and the demo's seed belong to the process that runs the sources
     if settings.demo_broker:
         port = _port(settings)         # raises BrokerError (plugin failed, clear message) without mosquitto
         log.info("enterprise_park: demo mosquitto on 127.0.0.1:%d", port)

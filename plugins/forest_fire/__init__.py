@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.api import EntityKind, PanelSpec, RouteSpec, SourceSpec, hookimpl
+from core.api import EntityKind, PanelSpec, ProcessSpec, RouteSpec, SourceSpec, hookimpl
 
 from . import panels, routes
 from .settings import ForestFireSettings
@@ -57,6 +57,16 @@ def register_panels(settings: ForestFireSettings) -> list[PanelSpec]:
         PanelSpec("forest_fire.scores", "烟雾评分趋势", "Smoke score", panels.score_strip, sources=cams,
                   refresh_s=3, default_options={"minutes": 10}, stale_after_s=20),
     ]
+
+
+@hookimpl
+def register_processes() -> list[ProcessSpec]:
+    # Frame grabbing and smoke detection as Celery tasks (scale.py): `twinboard up --video N`.
+    import sys
+    return [ProcessSpec("video", [sys.executable, "-m", "celery", "-A", "plugins.forest_fire.scale:celery_app",
+                                  "worker", "--pool=solo", "--concurrency=1", "-Q", "forest_fire",
+                                  "-n", "video{index}@%h", "--without-gossip", "--without-mingle"],
+                        help="Celery video workers: camera frames and smoke detection", needs_broker=True)]
 
 
 @hookimpl
