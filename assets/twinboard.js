@@ -329,19 +329,31 @@
   }
   setInterval(pollMode, 3000);
 
-  // A wall must never show a silently frozen number: probe the server and mark every panel stale while it is away.
+  // A wall must never show a silently frozen number: probe the server's readiness and say what is wrong.
+  // /api/ready answers 503 with what failed (database, event transport); no answer means the server is away.
+  // Panels keep their last values; when the data can no longer be trusted they are marked stale.
   var offlineSince = null;
   function probe() {
     if (!document.getElementById("tb-canvas")) { return; }
     var ctl = new AbortController();
     var timer = setTimeout(function () { ctl.abort(); }, 4000);
-    fetch("/api/health", { cache: "no-store", signal: ctl.signal }).then(function (r) {
+    fetch("/api/ready", { cache: "no-store", signal: ctl.signal }).then(function (r) {
       clearTimeout(timer);
-      if (!r.ok) { throw new Error(String(r.status)); }
-      setOffline(false);
-    }).catch(function () { clearTimeout(timer); setOffline(true); });
+      return r.json().catch(function () { return null; }).then(function (doc) {
+        if (r.ok) { setOffline(null); return; }
+        if (!doc || r.status !== 503) { setOffline("server"); return; }
+        if (doc.database && !doc.database.ok) { setOffline("database"); return; }
+        if (doc.events && !doc.events.ok) { setOffline("events"); return; }
+        setOffline("server");
+      });
+    }).catch(function () { clearTimeout(timer); setOffline("server"); });
   }
-  function setOffline(off) {
+  var OFFLINE_TEXT = {
+    server: ["⚠ 与服务器的连接已中断，显示最后数据，正在重连…", "⚠ Connection to the server lost, showing the last data, reconnecting…"],
+    database: ["⚠ 数据库连接中断，显示最后数据，正在重连…", "⚠ Database unreachable, showing the last data, reconnecting…"],
+    events: ["⚠ 事件通道中断，报警推送可能延迟，正在重连…", "⚠ Event channel down, alerts may arrive late, reconnecting…"]
+  };
+  function setOffline(reason) {
     var canvas = document.getElementById("tb-canvas");
     if (!canvas) { return; }
     var banner = document.getElementById("tb-offline");
@@ -351,11 +363,15 @@
       banner.className = "tb-offline";
       canvas.appendChild(banner);
     }
+    var off = reason !== null;
     if (off && offlineSince === null) { offlineSince = Date.now(); }
     if (!off) { offlineSince = null; }
-    canvas.classList.toggle("tb-disconnected", off);
+    // with the events channel down the panels still read the database: live, only the push is late
+    var stale = off && reason !== "events";
+    canvas.classList.toggle("tb-disconnected", stale);
     var zh = (canvas.getAttribute("lang") || "zh").indexOf("zh") === 0;
-    banner.textContent = off ? (zh ? "⚠ 与服务器的连接已中断，正在重连…" : "⚠ Connection to the server lost, reconnecting…") : "";
+    banner.dataset.reason = reason || "";
+    banner.textContent = off ? OFFLINE_TEXT[reason][zh ? 0 : 1] : "";
     banner.style.display = off ? "block" : "none";
   }
   setInterval(probe, 5000);

@@ -49,10 +49,21 @@ class PgCluster:
         data = self.dir / "data"
         subprocess.run(_as_postgres([self.initdb, "-D", str(data), "-U", "twinboard", "--auth=trust",
                                      "-E", "UTF8", "--no-locale"]), check=True, capture_output=True)
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data folder."""
+        assert self.dir is not None
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
                 f"-c synchronous_commit=off -c full_page_writes=off")
-        subprocess.run(_as_postgres([self.pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.dir / "log"),
-                                     "-w", "start"]), check=True, capture_output=True)
+        subprocess.run(_as_postgres([self.pg_ctl, "-D", str(self.dir / "data"), "-o", opts, "-l",
+                                     str(self.dir / "log"), "-w", "start"]), check=True, capture_output=True)
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (immediate), keeping its data for ``resume()``."""
+        assert self.dir is not None
+        subprocess.run(_as_postgres([self.pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "stop"]),
+                       check=True, capture_output=True)
 
     def new_database(self) -> str:
         """A fresh, empty database on the cluster; its SQLAlchemy URL."""
