@@ -86,7 +86,7 @@ class RedisNotifier:
             self._redis.ping()
         except Exception as exc:  # noqa: BLE001 - any client error means the same to the operator
             raise ConfigError(f"setting TWINBOARD_REDIS_URL ({_shown(self.url)}): Redis does not answer: "
-                              f"{exc.__class__.__name__}: {exc}. Start Redis there, or unset "
+                              f"{exc.__class__.__name__}: {str(exc).rstrip('.')}. Start Redis there, or unset "
                               "TWINBOARD_REDIS_URL for the in-process/database transport") from exc
 
     def notify_sql(self) -> str | None:

@@ -112,6 +112,7 @@ def run_worker(config: Path | None, ttl_s: float = 6.0) -> int:
 
     from core.settings import load_settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-start plugin chatter buries real messages
     try:
         worker = Worker(load_settings(config), ttl_s=ttl_s)
     except TwinboardError as exc:

@@ -93,6 +93,7 @@ def serve(config: Path | None, host: str, port: int, debug: bool = False, worker
     """Start the web server; returns an exit code with one clear message on failure."""
     cap_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-start plugin chatter buries real messages
     role = role or ("all" if workers == 1 else "web")
     try:
         _check_topology(workers, threads, role, debug)
