@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@bash scripts/ensure_system_deps.sh run
 	$(BIN)/python run.py --port $(PORT)
 
 system-deps:

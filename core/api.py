@@ -10,14 +10,18 @@ import pluggy
 
 from core import PLUGIN_API_VERSION
 from core.data.store import LatestValue, Store
-from core.data.twin import Alert, Entity
+from core.data.twin import Alert, Entity, Incident, IncidentEvent, WarningPublication
 from core.errors import ConfigError, PluginError, TwinboardError
 from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, ProcessSpec, Reading,
                                         RouteSpec, Severity, SourceSpec, ThresholdRule)
 from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
                               ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
+from core.runtime.wall import WallModeError, set_wall_mode, wall_state
+from core.web.auth import current_identity
+from core.web.dashboards import LocalizedText
 from core.web.panel_context import PanelContext, Selection
+from core.yamlfile import load_yaml
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
@@ -29,6 +33,11 @@ __all__ = [
     "ProcessSpec", "Reading",
     "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
     "TwinboardError", "PanelContext", "Selection", "SourceContext", "LatestValue", "Store",
-    # the store's rows: Entity to build twin entities for Store.upsert, Alert as Store.alerts returns it
-    "Entity", "Alert",
+    # the store's rows: Entity to build twin entities for Store.upsert, Alert as Store.alerts returns it;
+    # incidents, their timeline and warning publications for plugins that handle incidents
+    "Entity", "Alert", "Incident", "IncidentEvent", "WarningPublication",
+    # the leaders' wall mode (routine / incident), stored, audited and published to every process
+    "WallModeError", "set_wall_mode", "wall_state",
+    # who is signed in (in a plugin route), zh/en text as dashboards use it, YAML with line numbers
+    "current_identity", "LocalizedText", "load_yaml",
 ]

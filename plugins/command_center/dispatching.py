@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.api import Store
-from core.data.twin import Entity, Incident
+from core.api import Entity, Incident, Store
 
 from . import incidents
 from .circle import soonest

@@ -18,10 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.api import AlertDraft, ConfigError, Severity
-from core.web.dashboards import LocalizedText
-from core.data.twin import Alert
-from core.yamlfile import load_yaml
+from core.api import Alert, AlertDraft, ConfigError, LocalizedText, Severity, load_yaml
 
 from . import incidents, publish
 from .dispatching import dispatch_soonest

@@ -26,8 +26,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core.api import Store
-from core.data.twin import Alert, Entity, Incident, IncidentEvent
+from core.api import Alert, Entity, Incident, IncidentEvent, Store
 
 STATES = ("intake", "assessment", "warning", "dispatch", "handling", "closed")
 STATE_TEXT = {"intake": ("接报", "Intake"), "assessment": ("研判", "Assessment"), "warning": ("预警", "Warning"),

@@ -12,9 +12,7 @@ import pydeck as pdk
 from sqlmodel import select
 from dash import html
 
-from core.api import PanelContext
-from core.data.twin import Alert, Incident
-from core.runtime.wall import wall_state
+from core.api import Alert, Incident, PanelContext, wall_state
 
 from . import incidents, publish
 from .circle import rapid_response_circle

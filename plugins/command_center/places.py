@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from core.api import Store
-from core.data.twin import Entity
+from core.api import Entity, Store
 
 from .circle import Place
 from .incidents import point_of

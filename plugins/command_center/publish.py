@@ -27,8 +27,7 @@ import shapely
 from shapely.geometry import shape
 from sqlmodel import select
 
-from core.api import Store
-from core.data.twin import Entity, WarningPublication
+from core.api import Entity, Store, WarningPublication
 
 from .incidents import point_of
 

@@ -22,8 +22,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core.api import Store
-from core.data.twin import Incident, WarningPublication
+from core.api import Incident, Store, WarningPublication
 
 from . import incidents
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, point_of

@@ -12,9 +12,7 @@ from typing import Any
 
 import flask
 
-from core.api import RouteSpec
-from core.web.auth import current_identity
-from core.runtime.wall import WallModeError, set_wall_mode, wall_state
+from core.api import RouteSpec, WallModeError, current_identity, set_wall_mode, wall_state
 
 from . import incidents, publish
 from .dispatching import candidates, plan

@@ -13,9 +13,7 @@ import time
 
 from sqlmodel import select
 
-from core.api import Bus, Store
-from core.data.twin import Alert, Entity, Incident
-from core.runtime.wall import set_wall_mode, wall_state
+from core.api import Alert, Bus, Entity, Incident, Store, set_wall_mode, wall_state
 
 from . import incidents
 from .incidents import point_of

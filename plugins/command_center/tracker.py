@@ -11,10 +11,9 @@ import bisect
 import time
 from collections.abc import Iterable
 
-from core.api import Reading, SourceContext
+from core.api import Entity, Reading, SourceContext
 from sqlmodel import select
 
-from core.data.twin import Entity
 
 from . import incidents
 from .places import TEAM_KINDS, entities_of
