@@ -221,3 +221,18 @@ def test_twinboard_js_merges_like_python(tmp_path):
     assert out[2]["reconverted"] == []                    # a view change converts no layer
     assert out[3]["reconverted"] == ["fills", "zones"]
     assert out[4]["have"] is None                         # lacking a base: cleared, the server sends it whole
+
+
+def test_requests_alternating_between_web_processes_merge_to_the_same_scene():
+    """Behind a load balancer each request may land on another web process, whose layer cache is its own:
+    the patch protocol is content-addressed, so a base the process lacks costs a whole layer, never a
+    wrong scene, and unchanged layers still travel not at all."""
+    caches = [LayerCache(), LayerCache()]
+    state = None
+    for k in range(8):
+        scene = deck(levels=(float(k), k + 1.0, k + 2.0))
+        patch = deck_patch(scene, state["have"] if state else None, caches[k % 2])
+        if state is not None:
+            assert "buildings" not in patch["layers"] and "buildings" not in patch["deltas"]
+        state = apply_patch(state, patch)
+        assert merged(state) == scene
