@@ -35,7 +35,10 @@ def start_loopback_redis(port: int, log_dir: Path) -> subprocess.Popen:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / "redis.log", "ab")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT)
+                             "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT,
+                            # its own session: Ctrl-C reaches the terminal's process group, and Redis must
+                            # outlive the processes that flush their last events to it; it is stopped last
+                            start_new_session=True)
     import redis
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + 15
