@@ -85,6 +85,10 @@ def preflight(config: Path | None, role: str) -> Any:
         store.engine.dispose()
     if not settings.secret_key:
         _persistent_secret(settings.path(settings.var_dir))
+        if role == "web":
+            log.warning("sessions and CSRF tokens are signed with %s: on several machines set TWINBOARD_SECRET_KEY "
+                        "to one value everywhere, or a browser signed in on one machine is a stranger on the next",
+                        settings.path(settings.var_dir) / "secret_key")
     return settings
 
 
