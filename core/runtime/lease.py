@@ -108,9 +108,12 @@ class AdvisoryLease:
 
         from core.runtime.relay import _libpq_dsn
         dsn = _libpq_dsn(self.store.engine.url.render_as_string(hide_password=False))
-        # keepalives: a holder on a dead machine is noticed by the server in seconds, not hours
+        # Keepalives both ways: this side notices a dead server, and the server (its own session settings,
+        # whatever postgresql.conf says) drops a holder on a dead machine in seconds, not hours.
         return psycopg.connect(dsn, autocommit=True, connect_timeout=3, keepalives=1, keepalives_idle=2,
-                               keepalives_interval=1, keepalives_count=3)
+                               keepalives_interval=1, keepalives_count=3,
+                               options="-c tcp_keepalives_idle=3 -c tcp_keepalives_interval=1 "
+                                       "-c tcp_keepalives_count=3 -c tcp_user_timeout=10000")
 
     def acquire(self) -> bool:
         if self._conn is not None:
