@@ -101,6 +101,7 @@
     var out = Object.assign({}, props);
     delete out.tooltip;
     delete out.tbLegend;   // the layer legend is ours (drawLegend), not a deck.gl prop
+    delete out.tbBasemap;  // so are the base map's levels and label zooms (basemapJson)
     return out;
   }
 
@@ -109,7 +110,7 @@
   function applyVisibility(entry) {
     if (!entry.deck || !entry.hidden || !Object.keys(entry.hidden).length) { return; }
     entry.deck.setProps({ layers: (entry.deck.props.layers || []).map(function (l) {
-      return l && l.clone({ visible: !entry.hidden[l.id] });
+      return l && l.clone({ visible: layerShown(entry, l.id) });
     }) });
   }
   function drawLegend(key, entry) {
@@ -144,29 +145,129 @@
         try { window.localStorage.setItem(store, JSON.stringify(entry.hidden)); } catch (e) { /* private mode */ }
         if (entry.deck) {
           entry.deck.setProps({ layers: (entry.deck.props.layers || []).map(function (l) {
-            return l && l.clone({ visible: !entry.hidden[l.id] });
+            return l && l.clone({ visible: layerShown(entry, l.id) });
           }) });
           host.dataset.hidden = (entry.deck.props.layers || []).filter(function (l) {
-            return l && l.props.visible === false; }).map(function (l) { return l.id; }).join(",");
+            return l && l.props.visible === false && entry.hidden[l.id]; }).map(function (l) { return l.id; }).join(",");
         }
       });
       box.appendChild(chip);
     });
   }
 
+  // Chinese labels: deck.gl draws a TextLayer's glyphs into an atlas once, with whatever font the page has
+  // at that moment, and keeps it. The wall PC has no Chinese system font, so the bundled web font
+  // (assets/fonts.css) must be loaded, for the layer's characters, before any TextLayer is built.
+  var fontsReady = {};
+  function ensureFonts(entry) {
+    if (!document.fonts || !document.fonts.load) { return Promise.resolve(); }
+    var waits = [];
+    entry.order.forEach(function (lid) {
+      var l = entry.layers[lid];
+      if (!l || l["@@type"] !== "TextLayer" || typeof l.fontFamily !== "string") { return; }
+      var chars = Array.isArray(l.characterSet) ? l.characterSet.join("")
+        : (typeof l.characterSet === "string" && l.characterSet !== "auto" ? l.characterSet : "");
+      var family = /["',]/.test(l.fontFamily) ? l.fontFamily : '"' + l.fontFamily + '"';
+      var font = (l.fontWeight || 400) + " 32px " + family, k = font + "|" + chars;
+      if (fontsReady[k]) { return; }
+      waits.push(document.fonts.load(font, chars || "中").then(function () { fontsReady[k] = 1; },
+        function () { fontsReady[k] = 1; /* draw with what there is rather than never */ }));
+    });
+    return Promise.all(waits);
+  }
+
+  // The host's base map (core/web/basemap_layers.py, ``tbBasemap``): its GeoJSON layers name a URL per zoom
+  // level, and its label layers show in a zoom range. As a person zooms, the layers switch to the level of
+  // the current zoom (coarse far out, fine close in) and the town names give way to the district's name.
+  function basemapState(entry, zoom) {
+    var b = entry.props && entry.props.tbBasemap, z = +zoom || 0, fl = Math.floor(z), level = -1, shown = {};
+    if (!b || !b.levels || !b.levels.length) { return null; }
+    for (var i = 0; i < b.levels.length && level < 0; i++) {
+      var lv = b.levels[i];
+      if (lv.min <= fl && (lv.max === null || lv.max === undefined || fl <= lv.max)) { level = i; }
+    }
+    if (level < 0) { level = fl < b.levels[0].min ? 0 : b.levels.length - 1; }
+    Object.keys(b.zooms || {}).forEach(function (lid) {
+      var r = b.zooms[lid];
+      shown[lid] = (r[0] === null || z >= r[0]) && (r[1] === null || z < r[1]);
+    });
+    return { level: level, shown: shown };
+  }
+  function basemapJson(entry, lid, j) {
+    var st = entry.bm, b = entry.props && entry.props.tbBasemap;
+    if (!st || !b || !j) { return j; }
+    var lv = b.levels[st.level], url = lv && lv.urls ? lv.urls[lid] : undefined, out = j;
+    if (url && j.data !== url) { out = Object.assign({}, out, { data: url }); }
+    if (lid in st.shown && j.visible !== st.shown[lid]) { out = Object.assign({}, out, { visible: st.shown[lid] }); }
+    return out;
+  }
+  function markBasemap(entry) {
+    var b = entry.props && entry.props.tbBasemap;
+    if (!b) { return; }
+    Object.keys(entry.layers).forEach(function (lid) {
+      if ((b.zooms && lid in b.zooms) || b.levels.some(function (lv) { return lv.urls && lv.urls[lid]; })) {
+        entry.dirty[lid] = 1;
+      }
+    });
+  }
+  // a layer shows unless its legend chip is off or the base map hides it at this zoom
+  function layerShown(entry, lid) {
+    return !(entry.hidden && entry.hidden[lid]) && !(entry.bm && entry.bm.shown[lid] === false);
+  }
+  function watchZoom(key, entry) {
+    entry.deck.setProps({ onViewStateChange: function (p) {
+      var st = basemapState(entry, p.viewState && p.viewState.zoom);
+      if (st && JSON.stringify(st) !== JSON.stringify(entry.bm)) {
+        entry.bm = st;
+        markBasemap(entry);
+        setTimeout(function () { drawDeck(key); }, 0);
+      }
+    } });
+  }
+
+  // The wall scales the 1920×1080 canvas with a CSS transform; deck.gl draws at the scaled size (×2 on
+  // 4K) so that lines and labels stay sharp instead of being magnified.
+  function pixelRatio() {
+    var canvas = document.getElementById("tb-canvas");
+    var s = canvas ? (+canvas.dataset.scale || 1) : 1;
+    return Math.min(Math.max(s, 1) * (window.devicePixelRatio || 1), 3);
+  }
+  function rescaleDecks() {
+    var r = pixelRatio();
+    Object.keys(decks).forEach(function (k) {
+      var e = decks[k];
+      if (e.deck && e.ratio !== r) { e.ratio = r; e.deck.setProps({ useDevicePixels: r }); }
+    });
+  }
+
   function drawDeck(key) {
     var entry = decks[key], host = document.getElementById(key);
     if (!entry || !host) { return; }
-    var layerJson = function (lid) { return entry.layers[lid]; };
+    var layerJson = function (lid) { return basemapJson(entry, lid, entry.layers[lid]); };
+    var bm = entry.props && entry.props.tbBasemap;
+    if (entry.dirtyProps) {
+      // a new initial view (the scene flies somewhere) sets the level; other new props keep the person's zoom
+      var ivs = JSON.stringify(entry.props.initialViewState || {}), z = (entry.props.initialViewState || {}).zoom;
+      var vp = ivs === entry.ivs && entry.deck && entry.host === host ? entry.deck.getViewports()[0] : null;
+      if (vp) { z = vp.zoom; }
+      entry.ivs = ivs;
+      var st = basemapState(entry, z);
+      if (JSON.stringify(st) !== JSON.stringify(entry.bm)) { entry.bm = st; markBasemap(entry); }
+    }
+    host.style.background = bm ? bm.sea : "";
+    host.dataset.basemapLevel = entry.bm ? String(entry.bm.level) : "";
     if (!entry.deck || entry.host !== host) {
       if (entry.deck) { try { entry.deck.finalize(); } catch (e) { /* its canvas is gone already */ } }
       host.innerHTML = "";
       entry.host = host;
+      entry.ratio = pixelRatio();
       entry.deck = window.createDeck({ container: host, tooltip: entry.props.tooltip || true,
-        jsonInput: Object.assign(deckProps(entry.props), { layers: entry.order.map(layerJson) }) });
+        jsonInput: Object.assign(deckProps(entry.props), { layers: entry.order.map(layerJson),
+                                                           useDevicePixels: entry.ratio }) });
       entry.conv = {};
       (entry.deck.props.layers || []).forEach(function (l) { if (l) { entry.conv[l.id] = l; } });
       listenClicks(key, entry);
+      watchZoom(key, entry);
     } else {
       var ids = Object.keys(entry.dirty).filter(function (lid) { return entry.layers[lid]; });
       var update = entry.dirtyProps ? convertJson(deckProps(entry.props)) : {};
@@ -212,7 +313,8 @@
     if (!entry || !mergePatch(entry, patch)) {
       return ["map", null];          // a change to a scene this browser lacks: the next refresh sends it whole
     }
-    ensureDeckGL().then(function () { drawDeck(key); }).catch(function (err) {
+    ensureDeckGL().then(function () { return ensureFonts(entry); }).then(function () { drawDeck(key); })
+      .catch(function (err) {
       var host = document.getElementById(key);
       if (host) { host.textContent = String(err); }
     });
@@ -386,8 +488,8 @@
       if (h && h.past && h.past.length > 2 * HISTORY_KEEP) { h.past.splice(0, h.past.length - HISTORY_KEEP); }
     });
   }
-  window.addEventListener("resize", fitCanvas);
-  setInterval(function () { tick(); startPlaylist(); trimHistory(); }, 1000);
+  window.addEventListener("resize", function () { fitCanvas(); rescaleDecks(); });
+  setInterval(function () { tick(); rescaleDecks(); startPlaylist(); trimHistory(); }, 1000);
   new MutationObserver(function () { fitCanvas(); startPlaylist(); }).observe(document.documentElement,
     { childList: true, subtree: true });
 })();

@@ -12,14 +12,16 @@ from core import PLUGIN_API_VERSION
 from core.data.store import LatestValue, Store
 from core.data.twin import Alert, Entity, Incident, IncidentEvent, WarningPublication
 from core.errors import ConfigError, PluginError, TwinboardError
-from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, PanelSpec, ProcessSpec, Reading,
-                                        RouteSpec, Severity, SourceSpec, ThresholdRule)
+from core.geo.gis_import import imported_dem, imported_roads
+from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, MapLayerSpec, PanelSpec, ProcessSpec,
+                                        Reading, RouteSpec, Severity, SourceSpec, ThresholdRule)
 from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
                               ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
 from core.runtime.wall import WallModeError, set_wall_mode, wall_state
 from core.web.auth import current_identity
 from core.web.dashboards import LocalizedText
+from core.web.labels import FONT_FAMILY, text_layer
 from core.web.panel_context import PanelContext, Selection
 from core.yamlfile import load_yaml
 
@@ -40,4 +42,8 @@ __all__ = [
     "WallModeError", "set_wall_mode", "wall_state",
     # who is signed in (in a plugin route), zh/en text as dashboards use it, YAML with line numbers
     "current_identity", "LocalizedText", "load_yaml",
+    # maps: layers on the district one map (register_map_layers), Chinese labels with the bundled font
+    "MapLayerSpec", "text_layer", "FONT_FAMILY",
+    # the bureau's own GIS data (twinboard gis import): the road network's topology, the DEM
+    "imported_roads", "imported_dem",
 ]

@@ -1,4 +1,4 @@
-"""The ``twinboard`` command: serve, check-config, plugins list, new-plugin, db init."""
+"""The ``twinboard`` command: serve, check-config, plugins list, new-plugin, db init, gis import."""
 
 from __future__ import annotations
 
@@ -106,6 +106,42 @@ def _user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gis(args: argparse.Namespace) -> int:
+    """gis import / list / drop: the bureau's own GIS data (core.geo.gis_import)."""
+    from core.settings import load_settings
+    from core.data.store import open_store
+    from core.geo import gis_import
+    store = open_store(load_settings(args.config).url)
+    if args.gis_command == "import":
+        result = gis_import.import_file(store, args.file, args.layer, crs=args.crs, gcj02=args.gcj02,
+                                        actor=args.actor, source_layer=args.source_layer)
+        if args.json:
+            print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            for line in result.lines():
+                print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
+        return 0
+    if args.gis_command == "drop":
+        if gis_import.drop_layer(store, args.layer, actor=args.actor):
+            print(f"dropped the imported {args.layer}")
+            return 0
+        print(f"twinboard: no {args.layer} layer has been imported", file=sys.stderr)
+        return 1
+    rows = gis_import.imports(store)
+    if args.json:
+        print(json.dumps([r.model_dump() for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no GIS data imported (twinboard gis import FILE --as roads|boundary|places|shelters|resources|dem)")
+    import time as _time
+    for r in rows:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r.imported_at))
+        print(f"{r.layer:<10} {r.feature_count:>9,} feature{' ' if r.feature_count == 1 else 's'}  {r.file_name}  ({r.source_crs}"
+              f"{', from GCJ-02' if r.gcj02 else ''})  {when} by {r.actor}, revision {r.revision}"
+              + (f"  [{len(r.warnings)} warning{'s' if len(r.warnings) != 1 else ''}]" if r.warnings else ""))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from core.web.serve import serve
     return serve(args.config, args.host, args.port, debug=args.debug, workers=args.workers, threads=args.threads,
@@ -181,6 +217,29 @@ def build_parser() -> argparse.ArgumentParser:
         if cmd in ("add", "passwd"):
             c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         c.set_defaults(fn=_user)
+    g = sub.add_parser("gis", help="the bureau's own GIS data: roads, boundary, places, shelters, resources, DEM")
+    gsub = g.add_subparsers(dest="gis_command", required=True)
+    gi = gsub.add_parser("import", help="import a GeoJSON, zipped Shapefile, GeoPackage, OSM or GeoTIFF file "
+                                        "(replaces the layer's previous import)")
+    gi.add_argument("file", type=Path)
+    gi.add_argument("--as", dest="layer", required=True,
+                    choices=("roads", "boundary", "places", "shelters", "resources", "dem"))
+    gi.add_argument("--crs", default=None,
+                    help="the file's coordinate system when it has none or a wrong one: EPSG:4326, EPSG:4490 "
+                         "(CGCS2000), EPSG:3857, EPSG:4549 (CGCS2000 3-degree Gauss-Kruger CM 120E)...")
+    gi.add_argument("--gcj02", action="store_true",
+                    help="the coordinates are GCJ-02 (Chinese web maps): convert them to WGS-84")
+    gi.add_argument("--layer", dest="source_layer", default=None, help="the layer to read from a multi-layer file")
+    gi.add_argument("--actor", default="cli", help="who imports, for the audit log (default cli)")
+    gi.add_argument("--json", action="store_true", help="print the result as JSON")
+    gi.set_defaults(fn=_gis)
+    gl = gsub.add_parser("list", help="what has been imported")
+    gl.add_argument("--json", action="store_true")
+    gl.set_defaults(fn=_gis)
+    gd = gsub.add_parser("drop", help="remove an imported layer (the demo data takes over again)")
+    gd.add_argument("layer", choices=("roads", "boundary", "places", "shelters", "resources", "dem"))
+    gd.add_argument("--actor", default="cli")
+    gd.set_defaults(fn=_gis)
     _add_plugin_commands(sub, up)
     return parser
 

@@ -114,7 +114,7 @@ def test_scene_patches_fly_on_alarm_and_click(park, chromium) -> None:
     # the leak (30 s after start): gas alarm, zones drawn, the camera flies to the release (west of T101)
     page.wait_for_function(f"() => window.twinboardDeck({KEY!r}).props.layers.some(l => l.id === 'cp-zones')",
                            timeout=90000)
-    _settled(page, "v.longitude < 121.525")
+    _settled(page, "v.longitude < 121.4836")
     assert page.evaluate(f"() => window.twinboardDeck({KEY!r}).props.layers"
                          ".find(l => l.id === 'cp-base') === window.__base"), "unchanged layers are kept as they are"
 

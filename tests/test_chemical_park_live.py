@@ -64,7 +64,7 @@ def test_click_on_an_entity_flies_there_and_bad_picks_are_ignored(make_twin_app,
     ent = _view(render_panel(app, "chemical_park.scene", selection=_click(model, "cp.zone.admin")))
     assert ent["longitude"] == pytest.approx(model.items["cp.zone.admin"].point[0], abs=1e-6)
     assert 12 <= ent["zoom"] < 15.0                                       # a functional zone is framed, not zoomed in
-    ground = _view(render_panel(app, "chemical_park.scene", selection=_click(model, lon=121.52, lat=28.71)))
+    ground = _view(render_panel(app, "chemical_park.scene", selection=_click(model, lon=121.4786, lat=28.6561)))
     assert ground["zoom"] == 13.6                                          # a bare ground point does not move the camera
     for bad in ({"id": TANK, "lon": 999, "lat": 28.7, "ts": 1}, {"lon": float("nan"), "lat": 1}, "x", {"id": 5}):
         assert _view(render_panel(app, "chemical_park.scene", selection=bad))["zoom"] == 13.6
@@ -107,9 +107,9 @@ def test_a_release_frames_the_source_and_its_zones(make_twin_app, model):
 def test_receptor_shows_the_clicked_point(make_twin_app, model):
     app, host = _app(make_twin_app)
     _feed_leak(host, model)
-    sel = _click(model, lon=121.5205, lat=28.7160)                        # downwind (WSW) of T101
+    sel = _click(model, lon=121.4791, lat=28.6621)                        # downwind (WSW) of T101
     text = str(render_panel(app, "chemical_park.receptor", selection=sel))
-    assert "121.5205°E 28.7160°N 处模型浓度" in text and "AEGL" in text
+    assert "121.4791°E 28.6621°N 处模型浓度" in text and "AEGL" in text
     named = str(render_panel(app, "chemical_park.receptor", selection=_click(model, "cp.bldg.27")))
     assert "应急指挥中心 (" in named
     fixed = str(render_panel(app, "chemical_park.receptor", options={"follow_selection": False}, selection=sel))

@@ -58,7 +58,7 @@ def test_shipped_tileset_and_b3dm():
     r = math.sqrt(x * x + y * y + z * z)
     assert 6.35e6 < r < 6.40e6                            # on the earth's surface
     lon = math.degrees(math.atan2(y, x))
-    assert 121.5 < lon < 121.56
+    assert 121.47 < lon < 121.51                           # the park at 外沙/岩头
     tile = (MODELS / "tiles" / ts["root"]["content"]["uri"]).read_bytes()
     magic, version, total, ftj, ftb, btj, btb = struct.unpack_from("<4sIIIIII", tile, 0)
     assert magic == b"b3dm" and version == 1 and total == len(tile) and (28 + ftj) % 8 == 0

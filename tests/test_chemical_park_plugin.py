@@ -41,7 +41,7 @@ def test_twin_model_is_complete_and_valid(model):
         assert model.items[h.props["enterprise"]].kind == "enterprise"
     for t in model.of("tank"):
         lon, lat = t.point
-        assert 121.50 <= lon <= 121.56 and 28.69 <= lat <= 28.74
+        assert 121.46 <= lon <= 121.51 and 28.64 <= lat <= 28.67     # 外沙/岩头, south bank
         assert {"diameter_m", "height_m", "substance", "capacity_m3"} <= set(t.props)
     for b in model.of("building"):
         assert b.props["height_m"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -249,3 +249,63 @@ class SourceHeartbeat(SQLModel, table=True):
     restarts: int = 0
     running: bool = False
     updated_at: float = Field(default_factory=_now)
+
+
+# -- GIS import (core.geo.gis_import): the bureau's own roads, boundaries, places and DEM -------------------
+class GisImport(SQLModel, table=True):
+    """The current import of one GIS layer (roads, boundary, places, shelters, resources, dem).
+
+    Importing a layer again replaces this row, its features and its entities in one transaction;
+    ``revision`` counts the imports of the layer so caches (the road graph, the DEM) know to reload.
+    """
+
+    __tablename__ = "gis_import"
+    layer: str = Field(primary_key=True, max_length=16)
+    revision: int = 1
+    file_name: str = Field(max_length=256)
+    sha256: str = Field(max_length=64)
+    #: the source coordinate system, e.g. "EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)"
+    source_crs: str = Field(default="", max_length=256)
+    #: converted from GCJ-02 (--gcj02)
+    gcj02: bool = False
+    feature_count: int = 0
+    #: [west, south, east, north] in WGS-84 degrees
+    bounds: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: what the layer's import found: road nodes and edges, entities, the DEM's grid...
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    imported_at: float = Field(default_factory=_now)
+    actor: str = Field(max_length=64)
+
+
+class GisFeature(SQLModel, table=True):
+    """One imported feature in WGS-84: geometry as WKB, the file's attributes as JSON.
+
+    ``id`` is ``layer number << 32 | idx`` (core.geo.gis_import.LAYER_NUMBERS), so a layer is one
+    contiguous range of the primary key: replaced and read back without a secondary index.
+    """
+
+    __tablename__ = "gis_feature"
+    id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False))
+    layer: str = Field(max_length=16)
+    #: the feature's index in the imported file (from 0)
+    idx: int
+    #: roads: the highway class word; points: the entity kind; boundary: the boundary's name or type
+    kind: str = Field(default="", max_length=64)
+    name: str = ""
+    #: roads: travel speed (None: not for vehicles)
+    speed_kmh: float | None = None
+    #: roads: 1 one-way along the line, -1 against it, 0 both ways
+    oneway: int = 0
+    geometry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class GisRaster(SQLModel, table=True):
+    """An imported raster (the DEM): a deflate-compressed GeoTIFF in WGS-84 lon/lat, kept in the database
+    so every process and machine of a deployment reads the same one."""
+
+    __tablename__ = "gis_raster"
+    layer: str = Field(primary_key=True, max_length=16)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

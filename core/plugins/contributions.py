@@ -95,6 +95,39 @@ class PanelSpec:
     kind: str = "html"
     #: re-render at once when the user picks something on a map of the screen (``ctx.selection``)
     follows_selection: bool = False
+    #: a deck panel drawn on the host's base map of the district (land, sea, coast, boundaries, town names)
+    basemap: bool = False
+    #: a deck panel that also shows the layers plugins add through ``register_map_layers`` (the one map)
+    map_layers: bool = False
+
+
+@dataclass(frozen=True)
+class MapLayerSpec:
+    """A layer a plugin adds to the district one map (every deck panel with ``map_layers=True``).
+
+    Give ``rows`` (points: each row a mapping with ``lon``, ``lat`` and optionally ``id``, ``name``,
+    ``info``, ``color``; any other fields fill the ``tooltip_*`` templates) or ``layer`` (any deck.gl
+    layer: a ``pydeck.Layer`` or a deck.gl JSON dict, for paths, polygons, heat maps). Both are called
+    with a ``PanelContext`` of this plugin (its settings, the store, the screen's locale) each time the
+    map renders. The host adds a legend chip (``title_*``, ``color``) that turns the layer on and off.
+    """
+
+    id: str
+    title_zh: str
+    title_en: str
+    color: str | Sequence[int] = "#4cc3ff"
+    rows: Callable[[Any], Iterable[Any]] | None = None  # (PanelContext) -> rows with lon, lat
+    layer: Callable[[Any], Any] | None = None  # (PanelContext) -> pydeck.Layer or deck.gl JSON dict
+    #: the tooltip's second line, formatted with the row's fields, e.g. "风速 {wind_ms:.1f} m/s"
+    tooltip_zh: str = ""
+    tooltip_en: str = ""
+    #: draw each row's ``name`` beside its point (deck.gl TextLayer with the bundled Chinese font)
+    labels: bool = False
+    radius_px: float = 7.0
+
+    def __post_init__(self) -> None:
+        if (self.rows is None) == (self.layer is None):
+            raise ValueError(f"map layer {self.id!r}: give exactly one of rows= or layer=")
 
 
 @dataclass(frozen=True)

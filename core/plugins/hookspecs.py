@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
 
     from core.runtime.bus import Bus, Event
-    from core.plugins.contributions import EntityKind, PanelSpec, ProcessSpec, RouteSpec, SourceSpec, ThresholdRule
+    from core.plugins.contributions import (EntityKind, MapLayerSpec, PanelSpec, ProcessSpec, RouteSpec, SourceSpec,
+                                            ThresholdRule)
     from core.data.store import Store
 
 PROJECT = "twinboard"
@@ -64,6 +65,19 @@ def register_panels(settings: Any) -> list[PanelSpec]:
     Dash component (or, for ``kind="deck"``, a ``pydeck.Deck``). An exception in
     ``render`` marks the plugin failed (traceback in /admin) and its panels show an
     error card; every other plugin's panels keep working.
+    """
+
+
+@hookspec
+def register_map_layers(settings: Any) -> list[MapLayerSpec]:
+    """Return layers this plugin adds to the district one map (``MapLayerSpec``).
+
+    Each ``MapLayerSpec.id`` must start with ``"<plugin>."``. The host draws them on every deck
+    panel whose ``PanelSpec`` has ``map_layers=True`` (the command centre's one map), above the
+    base map and below that panel's own layers, each with a legend chip that turns it on and off and
+    a tooltip (the row's ``name`` and ``info``, or the ``tooltip_*`` template). ``rows(ctx)`` /
+    ``layer(ctx)`` run at the map's refresh cadence with a ``PanelContext`` of this plugin; an
+    exception there marks the plugin failed and the map keeps the other layers.
     """
 
 

@@ -1,5 +1,6 @@
 """/admin for park managers: plugins (state, heartbeats, enable/disable, settings), dashboards, kiosk
-tokens, users and the audit log; plus the JSON admin API. Roles are enforced in core.web.auth."""
+tokens, users, the audit log and the GIS import (/admin/gis); plus the JSON admin API. Roles are
+enforced in core.web.auth."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.runtime.host import Host
 from core.i18n import normalize_locale
 from core.plugins.manager import PluginStatus
 from core.data.users import ROLES, UserError, Users
+from core.errors import TwinboardError
 
 
 def _lang() -> str:
@@ -161,6 +163,15 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
             return flask.redirect(flask.url_for("admin.user_admin", lang=_lang()))
         return _render(host, "admin_users.html", users=users.all(), roles=ROLES)
 
+    # -- the bureau's own GIS data --------------------------------------------------------------
+    @bp.route("/admin/gis", methods=["GET", "POST"])
+    def gis_upload() -> Any:
+        return _gis_page(host)
+
+    # CSRF is checked by the view itself, after the request's size limit is raised for the upload
+    # (flask-wtf's check would read the body first, under the app's 256 kB limit for Dash callbacks)
+    bp.record_once(lambda state: state.app.extensions["csrf"].exempt(gis_upload))
+
     # -- JSON admin API ------------------------------------------------------------------------
     @bp.post("/api/admin/plugins/<name>")
     def api_plugin(name: str) -> Any:
@@ -201,6 +212,111 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
         return flask.jsonify({"id": alert_id, "state": state})
 
     return bp
+
+
+#: Uploads to /admin/gis may be this large (app config TWINBOARD_GIS_UPLOAD_MAX_BYTES overrides it);
+#: bigger files are imported on the server with ``twinboard gis import``.
+GIS_UPLOAD_MAX_BYTES = 100 * 1024 * 1024
+#: The page's words in Chinese (the English is the key).
+_GIS_ZH = {
+    "GIS data": "GIS 数据导入", "File": "文件", "Import as": "导入为", "Coordinate system": "坐标系",
+    "from the file": "按文件自带", "Coordinates are GCJ-02 (Chinese web maps): convert to WGS-84":
+    "坐标为 GCJ-02(国内网络地图),转换为 WGS-84", "Import": "导入", "Imported layers": "已导入图层",
+    "Layer": "图层", "Features": "要素数", "Imported": "导入时间", "By": "操作人", "Warnings": "警告",
+    "Drop": "删除", "Nothing imported yet: the demo road network and entities are used.":
+    "尚未导入:使用演示路网和演示数据。", "Upload limit": "上传上限",
+    "Formats: GeoJSON, zipped Shapefile (.zip), GeoPackage, OpenStreetMap (.osm, .pbf); GeoTIFF for dem. "
+    "Importing a layer again replaces it.": "格式:GeoJSON、Shapefile 压缩包(.zip)、GeoPackage、"
+    "OpenStreetMap(.osm、.pbf);高程(dem)用 GeoTIFF。再次导入同一图层会替换原数据。",
+    "roads": "道路", "boundary": "边界", "places": "地名", "shelters": "避难场所", "resources": "应急资源",
+    "dem": "高程", "Import refused": "导入被拒绝", "Choose a file": "请选择文件",
+    "Layer in the file": "文件中的图层", "only for a GeoPackage with several layers": "仅用于含多个图层的 GeoPackage",
+}
+
+
+def _gis_page(host: Host) -> Any:
+    from werkzeug.exceptions import RequestEntityTooLarge
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError
+    from core.geo import gis_import
+
+    lang = _lang()
+    tt = (lambda m: _GIS_ZH.get(m, m)) if lang != "en" else (lambda m: m)
+    limit = int(flask.current_app.config.get("TWINBOARD_GIS_UPLOAD_MAX_BYTES", GIS_UPLOAD_MAX_BYTES))
+    result = error = None
+    status = 200
+    req = flask.request
+    if req.method == "POST":
+        too_large = (f"the upload is larger than the limit of {_size(limit)} for this page; import "
+                     "bigger files on the server: twinboard gis import FILE --as LAYER")
+        form = None
+        if req.content_length is not None and req.content_length > limit:
+            error, status = too_large, 413
+        else:
+            req.max_content_length = limit  # this request only (the app keeps 256 kB for Dash callbacks)
+            try:
+                form, files = req.form, req.files
+            except RequestEntityTooLarge:
+                error, status = too_large, 413
+        if form is not None:
+            try:
+                validate_csrf(form.get("csrf_token"))
+            except ValidationError as exc:
+                raise CSRFError(exc.args[0]) from None
+            if form.get("drop"):
+                layer = form.get("drop", "")
+                try:
+                    gis_import.drop_layer(host.store, layer, actor=_actor())
+                except TwinboardError as exc:
+                    error, status = str(exc), 400
+            else:
+                error, status, result = _gis_import(host, form, files, limit)
+    return _render(host, "admin_gis.html", tt=tt, layers=gis_import.LAYERS, imports=gis_import.imports(host.store),
+                   result=result, error=error, limit=_size(limit)), status
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.0f} MB" if n >= 10_000_000 else f"{n / 1_000_000:.1f} MB" if n >= 100_000 \
+        else f"{n / 1000:.0f} kB"
+
+
+def _gis_import(host: Host, form: Any, files: Any, limit: int) -> tuple[str | None, int, Any]:
+    """Save the uploaded file to a private temporary folder and import it; (error, status, result)."""
+    import re
+    import shutil
+    import tempfile
+    from pathlib import Path
+    from core.geo import gis_import
+    from core.geo.readers import RASTER_SUFFIXES, VECTOR_SUFFIXES
+
+    upload = files.get("file")
+    layer = form.get("layer", "")
+    if upload is None or not upload.filename:
+        return "choose a file to import", 400, None
+    # the name as the user knows it (for messages and the record), without folders or control characters
+    shown = re.sub(r"[\x00-\x1f\x7f]", "", upload.filename.replace("\\", "/").rsplit("/", 1)[-1])[:200] or "upload"
+    lower = shown.lower()
+    suffix = ".osm.pbf" if lower.endswith(".osm.pbf") else Path(lower).suffix
+    allowed = RASTER_SUFFIXES if layer == "dem" else tuple(s for s in VECTOR_SUFFIXES if s not in (".shp",))
+    if layer not in gis_import.LAYERS:
+        return f"choose what to import the file as ({', '.join(gis_import.LAYERS)})", 400, None
+    if suffix not in allowed and not (suffix.endswith(".pbf") and layer != "dem"):
+        return (f"{shown}: a {layer} upload takes {', '.join(allowed)} files (a shapefile: zip its .shp, .shx, .dbf, "
+                ".prj and .cpg together)"), 400, None
+    tmp = Path(tempfile.mkdtemp(prefix="twinboard-gis-"))
+    try:
+        path = tmp / f"upload{suffix}"
+        upload.save(path)
+        try:
+            result = gis_import.import_file(host.store, path, layer, crs=(form.get("crs") or "").strip() or None,
+                                            gcj02=form.get("gcj02") is not None, actor=_actor(), display=shown,
+                                            source_layer=(form.get("source_layer") or "").strip() or None,
+                                            max_bytes=limit)
+        except TwinboardError as exc:
+            return str(exc), 400, None
+        return None, 200, result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _json_body() -> dict[str, Any]:

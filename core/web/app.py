@@ -17,6 +17,7 @@ from core import __version__
 from core.web.admin import build_admin
 from core.web.auth import install_auth
 from core.web.dashboards import Dashboard, load_dashboards, load_playlists
+from core.web.geo_api import register_geo_api
 from core.runtime.host import Host
 from core.i18n import normalize_locale
 from core.plugins.manifest import Manifest
@@ -176,6 +177,8 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         except WallModeError as exc:
             return flask.jsonify({"error": str(exc)}), 400
         return flask.jsonify(state)
+
+    register_geo_api(server, host)      # /api/basemap, /api/entities: the read API for integrators
 
     @server.get(DECKGL_ROUTE)
     def _deckgl() -> Any:

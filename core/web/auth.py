@@ -18,7 +18,7 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_d
                    "/_favicon.ico", "/favicon.ico", "/vendor/", "/login", "/logout", "/api/health", "/api/ready",
                    "/api/version", "/_reload-hash")
 SCREEN_PREFIXES = ("/screen/", "/playlist/", "/_dash-update-component", "/api/changes", "/api/alerts",
-                   "/api/dashboards", "/api/wall", "/plugins/")
+                   "/api/dashboards", "/api/wall", "/plugins/", "/api/basemap", "/api/entities")
 MANAGER_PREFIXES = ("/admin", "/api/admin/")
 KIOSK_LIFETIME = dt.timedelta(days=3650)
 

@@ -15,6 +15,7 @@ from dash.dependencies import MATCH
 from core.web.dashboards import Dashboard
 from core.web.deckpatch import LayerCache, deck_patch
 from core.web.graphslot import steady_body
+from core.web.map_layers import compose_deck
 from core.runtime.host import Host
 from core.web.panel_context import PanelContext, Selection
 from core.plugins.manager import PluginStatus
@@ -82,7 +83,7 @@ def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, A
                 None, "", base + " tb-panel-error")
     children, deck = (result, None)
     if spec.kind == "deck":
-        children, deck = [], _deck_json(result)
+        children, deck = [], compose_deck(_deck_json(result), spec, host, locale, height=placement.h - 46)
     data_time = ctx.data_time or host.runtime.last_data(plugin, spec.sources or None)
     stale_after = spec.stale_after_s or dash_.stale_after_s
     now = time.time()

@@ -28,7 +28,7 @@ from core.errors import ConfigError, TwinboardError
 
 log = logging.getLogger("twinboard")
 
-DEFAULT_THREADS = 32
+DEFAULT_THREADS = 64  # a wall holds one for its long poll (up to 25 s)
 
 
 def port_in_use(host: str, port: int) -> bool:

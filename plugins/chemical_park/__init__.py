@@ -110,8 +110,8 @@ def register_panels() -> list[PanelSpec]:
     src = ("simulator",)
     return [
         PanelSpec("chemical_park.scene", "园区三维态势", "Park in 3D", panels.park_scene, sources=src, refresh_s=3,
-                  kind="deck", follows_selection=True,
-                  default_options={"tank_scale": 4.0, "fly_to_alarm": True, "pitch": 50, "bearing": -12, "labels": False}),
+                  kind="deck", follows_selection=True, basemap=True,
+                  default_options={"tank_scale": 4.0, "fly_to_alarm": True, "pitch": 50, "bearing": -12, "labels": True}),
         PanelSpec("chemical_park.threat", "有毒气体威胁区", "Toxic threat zones", panels.threat_summary, sources=src,
                   refresh_s=3),
         PanelSpec("chemical_park.receptor", "目标点浓度变化", "Concentration at a point", panels.receptor, sources=src,

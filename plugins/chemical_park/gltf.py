@@ -150,3 +150,13 @@ def build_assets(folder: Path, center: tuple[float, float],
                "extras": {"note": "DEMO: a one-tile oblique-photography stand-in made by twinboard"}}
     out[2].write_text(json.dumps(tileset, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+if __name__ == "__main__":  # pragma: no cover - rebuilds the shipped assets after park.yaml moved or changed
+    import yaml
+    twin = Path(__file__).resolve().parents[2] / "twin_models" / "chemical_park"
+    park = yaml.safe_load((twin / "park.yaml").read_text(encoding="utf-8"))
+    footprints = [([tuple(c) for c in e["geometry"]["coordinates"][0]], float(e["properties"]["height_m"]))
+                  for e in park["entities"] if e["kind"] == "building"]
+    for written in build_assets(twin / "models", (park["site"]["lon"], park["site"]["lat"]), footprints):
+        print(written)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pydeck as pdk
 
-from core.api import SEVERITY_COLORS, PanelContext
+from core.api import SEVERITY_COLORS, PanelContext, text_layer
 
 from . import camera, plume
 from .threat import Situation
@@ -221,13 +221,8 @@ def build(ctx: PanelContext, model: ParkModel, sit: Situation, latest: dict[tupl
     labels += [{"position": list(h.point), "text": h.props["grade"], "color": GRADE_RGBA[h.props["grade"]]}
                for h in model.of("hazard_source")]
     if opts.get("labels", True) and labels:
-        # pydeck turns bare strings into accessors, so literal strings go quoted; the character set is the
-        # labels' own characters (deck.gl iterates the string), so CJK glyphs come from the page's web font
-        chars = "".join(sorted({ch for row in labels for ch in row["text"]} - set("'\"`")))
-        layers.append(pdk.Layer("TextLayer", id="cp-labels", data=labels, get_position="position", get_text="text",
-                                get_color="color", get_size=15, size_units="pixels", get_pixel_offset=[0, -18],
-                                font_family="'Noto Sans SC Subset, sans-serif'", character_set=f"'{chars}'",
-                                outline_width=2, outline_color=[5, 13, 31, 255], font_settings={"sdf": True}))
+        # the host's TextLayer: the bundled Chinese font, loaded before drawing, and the labels' characters
+        layers.append(text_layer("cp-labels", labels, color="color", size=16, offset=(0, -14), baseline="bottom"))
     if sit.plume is not None:
         p = sit.plume
         lon1, lat1 = p.to_lonlat(700.0, 0.0)

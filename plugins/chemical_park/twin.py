@@ -228,7 +228,7 @@ class ParkModel:
 
     @property
     def center(self) -> tuple[float, float]:
-        return float(self.site.get("lon", 121.53)), float(self.site.get("lat", 28.711))
+        return float(self.site.get("lon", 121.4886)), float(self.site.get("lat", 28.6571))
 
 
 def _raw_entities(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -76,7 +76,8 @@ def register_panels() -> list[PanelSpec]:
     src = ("tracker",)
     P = PLUGIN
     return [
-        PanelSpec(f"{P}.one_map", "应急一张图", "Emergency one map", panels.one_map, refresh_s=5, kind="deck"),
+        PanelSpec(f"{P}.one_map", "应急一张图", "Emergency one map", panels.one_map, refresh_s=5, kind="deck",
+                  basemap=True, map_layers=True),
         PanelSpec(f"{P}.headline", "全区态势", "District at a glance", panels.headline, refresh_s=5),
         PanelSpec(f"{P}.resources", "应急资源", "Emergency resources", panels.resources, sources=src, refresh_s=10,
                   stale_after_s=180),
@@ -84,7 +85,8 @@ def register_panels() -> list[PanelSpec]:
         PanelSpec(f"{P}.incident", "当前事件", "Current incident", panels.incident_card, refresh_s=2),
         PanelSpec(f"{P}.timeline", "处置时间线", "Incident timeline", panels.incident_timeline, refresh_s=2),
         PanelSpec(f"{P}.soonest", "最快到达与周边", "Soonest teams and surroundings", panels.soonest_teams, refresh_s=5),
-        PanelSpec(f"{P}.incident_map", "事件现场", "Incident scene", panels.incident_map, refresh_s=3, kind="deck"),
+        PanelSpec(f"{P}.incident_map", "事件现场", "Incident scene", panels.incident_map, refresh_s=3, kind="deck",
+                  basemap=True),
         PanelSpec(f"{P}.warnings", "预警发布", "Warnings published", panels.warnings_panel, refresh_s=5),
         PanelSpec(f"{P}.incidents", "事件列表", "Incidents", panels.incidents_list, refresh_s=5),
     ]

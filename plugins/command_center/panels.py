@@ -12,7 +12,7 @@ import pydeck as pdk
 from sqlmodel import select
 from dash import html
 
-from core.api import Alert, Incident, PanelContext, wall_state
+from core.api import Alert, Incident, PanelContext, text_layer, wall_state
 
 from . import incidents, publish
 from .circle import rapid_response_circle
@@ -122,9 +122,12 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
     """一张图: resources, rescue forces, shelters, cameras, what the domain plugins publish, incidents.
 
     One layer per kind of resource (``places.LAYERS``; a dashboard picks them with ``options.layers``)
-    and a legend (``tbLegend``) whose chips turn each layer on and off on the screen.
+    and a legend (``tbLegend``) whose chips turn each layer on and off on the screen. Key resources
+    (``options.labels``, default fire stations and material stores) and incidents carry their names.
+    The host draws the base map under it and other plugins' map layers (PanelSpec basemap, map_layers).
     """
     wanted = [k for k in (ctx.options.get("layers") or list(LAYERS)) if k in LAYERS]
+    labelled = set(ctx.options.get("labels") or ("fire", "depots"))
     net = road_network(ctx.settings.road_spacing_m)
     lang = 1 if ctx.lang == "zh" else 2
     legend: list[dict[str, Any]] = []
@@ -150,14 +153,21 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
         layers.append(pdk.Layer("ScatterplotLayer", id=f"res_{key}", data=points, get_position="position",
                                 get_fill_color="color", get_radius=180, radius_min_pixels=5, radius_max_pixels=14,
                                 stroked=True, get_line_color=[7, 20, 43], line_width_min_pixels=1, pickable=True))
-        legend.append({"ids": [f"res_{key}"], "label": f"{LAYERS[key][lang]} {len(points)}", "color": LAYERS[key][3]})
+        ids = [f"res_{key}"]
+        if key in labelled and points:
+            ids.append(f"res_{key}_labels")
+            layers.append(text_layer(ids[-1], [{"position": p["position"], "text": p["name"]} for p in points],
+                                     size=15, offset=(0, -12), baseline="bottom"))
+        legend.append({"ids": ids, "label": f"{LAYERS[key][lang]} {len(points)}", "color": LAYERS[key][3]})
     routes = [{"path": t.properties["route"], "name": t.name} for t in
               entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
               if t.properties.get("status") == "dispatched" and t.properties.get("route")]
     layers.append(pdk.Layer("PathLayer", id="routes", data=routes, get_path="path", get_width=40, width_min_pixels=4,
                             get_color=[60, 220, 120, 230], pickable=True))
-    layers.append(_incident_layer(ctx, incidents.incidents(ctx.store, open_only=True, limit=50)))
-    legend.append({"ids": ["incidents", "routes"], "label": ctx.text("事件/出动路线", "Incidents, routes"),
+    open_incidents = incidents.incidents(ctx.store, open_only=True, limit=50)
+    layers.append(_incident_layer(ctx, open_incidents))
+    layers.append(_incident_labels(ctx, open_incidents))
+    legend.append({"ids": ["incidents", "routes", "incident_labels"], "label": ctx.text("事件/出动路线", "Incidents, routes"),
                    "color": [232, 54, 59]})
     site = next((s for s in ctx.store.sites() if s.id == "cc-jiaojiang"), None)
     view = pdk.ViewState(longitude=site.lon if site else 121.45, latitude=site.lat if site else 28.67,
@@ -180,6 +190,13 @@ def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 4
     return pdk.Layer("ScatterplotLayer", id="incidents", data=data, get_position="position", get_fill_color="color",
                      get_radius=radius_m, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
                      line_width_min_pixels=3, pickable=True)
+
+
+def _incident_labels(ctx: PanelContext, incs: list[Incident]) -> dict[str, Any]:
+    rows = [{"position": list(pt), "text": (ctx.text("[演练] ", "[Drill] ") if i.is_drill else "") + i.title}
+            for i in incs if (pt := point_of(i.geometry))]
+    return text_layer("incident_labels", rows, size=18, color=[255, 226, 226, 255], offset=(0, -20),
+                      baseline="bottom")
 
 
 def resources(ctx: PanelContext) -> Any:
@@ -373,6 +390,9 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
              "color": next((LAYERS[k][3] for k in LAYERS if e.kind in LAYERS[k][0]), [230, 120, 255]) + [235]}
             for e in near], get_position="position", get_fill_color="color", get_radius=90, radius_min_pixels=6,
             stroked=True, get_line_color=[7, 20, 43], pickable=True))
+        layers.append(text_layer("nearby_labels", [{"position": list(point_of(e.geometry)), "text": _name(ctx, e)}
+                                                   for e in near[:int(ctx.options.get("label_limit", 20))]],
+                                 size=15, offset=(0, -10), baseline="bottom"))
         layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
                                 get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
                                 stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))
@@ -387,6 +407,7 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
             get_position="position", get_fill_color=[60, 220, 120, 255], get_radius=120, radius_min_pixels=8,
             stroked=True, get_line_color=[255, 255, 255], pickable=True))
         layers.append(_incident_layer(ctx, [inc], radius_m=120))
+        layers.append(_incident_labels(ctx, [inc]))
     ctx.data_time = time.time()
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip={"text": "{name}\n{info}"})
 

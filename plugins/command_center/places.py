@@ -14,6 +14,7 @@ from functools import lru_cache
 from core.api import Entity, Store
 
 from .circle import Place
+from .imported_roads import imported_network
 from .incidents import point_of
 from .roads import RoadNetwork, demo_roads
 
@@ -64,9 +65,14 @@ def targets(store: Store) -> list[Place]:
 
 
 @lru_cache(maxsize=4)
-def road_network(spacing_m: float = 380.0) -> RoadNetwork:
+def demo_network(spacing_m: float = 380.0) -> RoadNetwork:
     """The demo road network (made once per process)."""
     return RoadNetwork(demo_roads(spacing_m=spacing_m))
+
+
+def road_network(spacing_m: float = 380.0, store: Store | None = None) -> RoadNetwork:
+    """The imported road network (``twinboard gis import FILE --as roads``) when there is one, else the demo one."""
+    return imported_network(store) or demo_network(spacing_m)
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:

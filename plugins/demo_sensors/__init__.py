@@ -46,6 +46,6 @@ def register_panels() -> list[PanelSpec]:
         PanelSpec("demo_sensors.trend", "气体浓度趋势", "Gas trend", panels.trend, sources=("simulator",),
                   refresh_s=2, default_options={"metric": "gas_ppm", "minutes": 5}),
         PanelSpec("demo_sensors.map3d", "园区三维态势", "Park in 3D", panels.map3d, sources=("simulator",),
-                  refresh_s=3, kind="deck"),
+                  refresh_s=3, kind="deck", basemap=True),
         PanelSpec("demo_sensors.kpis", "实时指标", "Live figures", panels.kpis, sources=("simulator",), refresh_s=2),
     ]

@@ -158,7 +158,7 @@ def map3d(ctx: PanelContext) -> pdk.Deck:
         pdk.Layer("ColumnLayer", data=sensors, id="sensors", get_position="position", radius=14,
                   get_elevation="height", get_fill_color="color", extruded=True, pickable=True),
     ]
-    view = pdk.ViewState(longitude=site.lon if site else 121.455, latitude=site.lat if site else 28.69,
+    view = pdk.ViewState(longitude=site.lon if site else 121.455, latitude=site.lat if site else 28.701,
                          zoom=float(ctx.options.get("zoom", site.zoom if site else 14)), pitch=52, bearing=-18)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name} {value}"})

@@ -9,7 +9,7 @@ from typing import Any
 import pydeck as pdk
 from dash import html
 
-from core.api import SEVERITY_COLORS, PanelContext, PanelSpec
+from core.api import SEVERITY_COLORS, PanelContext, PanelSpec, text_layer
 
 from . import ai_patrol, inspections, risk
 from .mqtt_source import STATS
@@ -299,6 +299,15 @@ _GRADE_RGBA = {"red": [232, 54, 59, 235], "orange": [245, 133, 42, 235], "yellow
                "blue": [47, 140, 242, 235]}
 
 
+def _ring_centre(geometry: dict[str, Any] | None) -> list[float] | None:
+    """The mean of a polygon's outer ring (where a park's name goes), or None."""
+    try:
+        ring = geometry["coordinates"][0] if geometry["type"] == "Polygon" else geometry["coordinates"][0][0]
+        return [sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)]
+    except (TypeError, KeyError, IndexError, ZeroDivisionError):
+        return None
+
+
 def park_map(ctx: PanelContext) -> pdk.Deck:
     """Parks (coloured by star rating), factory blocks in 3D, enterprises as columns by risk, devices by state."""
     snap = _snap(ctx)
@@ -345,7 +354,10 @@ def park_map(ctx: PanelContext) -> pdk.Deck:
         pdk.Layer("ScatterplotLayer", data=dots, id="devices", get_position="position", get_radius=25,
                   radius_min_pixels=4, get_fill_color="color", pickable=True),
     ]
-    # Park names are in the tooltips and the ranking panel (a TextLayer with CJK glyphs rendered blank here).
+    # park names on the map: the host's TextLayer with the bundled Chinese font (core.api.text_layer)
+    layers.append(text_layer("park_labels", [
+        {"position": _ring_centre(e.geometry), "text": _name(ctx, e)}
+        for e in ents if e.kind == "sme_park" and _ring_centre(e.geometry)], size=16, offset=(0, -8), baseline="bottom"))
     view = pdk.ViewState(longitude=site.lon if site else 121.43, latitude=site.lat if site else 28.668,
                          zoom=float(ctx.options.get("zoom", site.zoom if site else 11.85)), pitch=35, bearing=-8)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
@@ -364,7 +376,7 @@ def specs() -> list[PanelSpec]:
         PanelSpec("enterprise_park.devices", "物联感知实时数据", "Live IoT devices", devices, sources=src,
                   refresh_s=2, default_options={"limit": 16, "columns": 2}),
         PanelSpec("enterprise_park.map", "小微企业园一张图", "SME parks map", park_map, sources=src, refresh_s=5,
-                  kind="deck"),
+                  kind="deck", basemap=True),
         PanelSpec("enterprise_park.review", "AI巡查与报警复核", "AI patrol and alarm review", review, refresh_s=3,
                   default_options={"limit": 6}),
     ]

@@ -1,4 +1,5 @@
-"""The district's DEM: a generated grid (DEMO) with the tidal Jiao river valley, hills and a coastal lowland.
+"""The district's DEM: a generated grid (DEMO) on the real coast (the bundled GSHHS land), with the tidal
+Jiao river estuary, hills and a coastal lowland.
 
 Cells are ``dlon`` × ``dlat`` degrees; row 0 is the north edge. Elevations are metres above the
 datum the stations use (Yellow Sea 1985 in a real deployment); NaN is no-data. ``water`` marks the
@@ -91,59 +92,72 @@ def load_dem(path: Path) -> Dem:
     return Dem(z.astype(np.float32), water.astype(bool), dike.astype(bool), lon0, lat0, dlon, dlat)
 
 
-def river_centre_lat(lon: np.ndarray | float) -> np.ndarray | float:
-    """Latitude of the Jiao river's centreline (DEMO sketch: west to east, meandering)."""
-    x = np.asarray(lon) - EXTENT[0]
-    return 28.702 + 0.006 * np.sin(x * 28.0) - 0.012 * x
+#: The host's bundled base map (GSHHS land; read directly: plugins import core.api only).
+BASEMAP_DIR = Path(__file__).resolve().parents[2] / "twin_models" / "basemap"
+#: The Jiao river's mouth: open water west of the line from the south bank's corner at 三甲 to the
+#: north bank's coast is the tidal river (embankments), the rest is the sea (sea wall).
+MOUTH = ((121.507, 28.655), (121.532, 28.705))
+#: Hills (lon, lat, height m, radius deg): the north bank's hills (章安, 前所 and 临海 beyond), the
+#: south-west (洪家, towards 黄岩), the town hills 白云山, 小圆山, 枫山 and the east ridge where the
+#: forest_fire twin's lookouts and forests are, and a low ridge in the south-east (DEMO: not surveyed).
+HILLS = ((121.42, 28.762, 260, 0.018), (121.37, 28.750, 190, 0.016), (121.47, 28.770, 120, 0.012),
+         (121.35, 28.600, 310, 0.022), (121.39, 28.572, 210, 0.014), (121.50, 28.585, 90, 0.009),
+         (121.398, 28.641, 200, 0.006), (121.397, 28.681, 110, 0.004), (121.425, 28.672, 100, 0.005),
+         (121.445, 28.648, 80, 0.004))
 
 
-def river_half_width_deg(lon: np.ndarray | float) -> np.ndarray | float:
-    x = (np.asarray(lon) - EXTENT[0]) / (EXTENT[2] - EXTENT[0])
-    return 0.0016 + 0.0055 * x ** 2
+def land_polygon():
+    """GSHHS land of the bundled base map (finest level), a shapely geometry in lon/lat."""
+    import json
 
-
-def coast_lon(lat: np.ndarray | float) -> np.ndarray | float:
-    """Longitude of the shoreline (sea to the east)."""
-    y = np.asarray(lat)
-    return 121.552 + 0.012 * np.sin((y - 28.56) * 30.0) - 0.08 * np.clip(28.66 - y, 0, None)
+    import shapely
+    from shapely.geometry import shape
+    manifest = json.loads((BASEMAP_DIR / "manifest.json").read_text(encoding="utf-8"))
+    finest = max(manifest["levels"], key=lambda lv: lv["min_zoom"])
+    fc = json.loads((BASEMAP_DIR / finest["file"]).read_text(encoding="utf-8"))
+    land = shapely.union_all([shape(f["geometry"]) for f in fc["features"] if f["properties"].get("kind") == "land"])
+    shapely.prepare(land)
+    return land
 
 
 def generate_dem(extent: tuple[float, float, float, float] = EXTENT, cell: float = CELL_DEG,
                  seed: int = 1909) -> Dem:
-    """Deterministic DEMO DEM: coastal plain at ~2.5–4 m, hills to ~300 m in the north and south-west,
-    the tidal Jiao river crossing west to east with embankments, the sea with a sea wall in the east."""
+    """Deterministic DEMO DEM on the real coast: land where the bundled GSHHS land is (the Jiao river
+    estuary and the sea are open water below the datum), a low coastal plain of ~2–4 m with polders
+    of ~2 m along the estuary and the coast, hills to ~300 m in the north and south-west, embankments
+    (6.8 m) along the tidal river and a sea wall (7.4 m) along the coast."""
+    import shapely
+    from scipy import ndimage
     west, south, east, north = extent
     cols = int(round((east - west) / cell))
     rows = int(round((north - south) / cell))
     lon = west + (np.arange(cols) + 0.5) * cell
     lat = north - (np.arange(rows) + 0.5) * cell
     LON, LAT = np.meshgrid(lon, lat)
+    land = shapely.contains_xy(land_polygon(), LON, LAT)
+    water = ~land
     rng = np.random.default_rng(seed)
     # smooth noise: low-resolution random field, upsampled bilinearly
     coarse = rng.normal(0, 1, (rows // 10 + 2, cols // 10 + 2))
-    from scipy import ndimage
     noise = ndimage.zoom(coarse, (rows / (coarse.shape[0] - 1), cols / (coarse.shape[1] - 1)), order=1)[:rows, :cols]
-    plain = 2.6 + 0.35 * noise + 9.0 * np.clip((121.40 - LON) / 0.07, 0, None) ** 2
+    cell_m = cell * 111_320.0 * math.cos(math.radians((south + north) / 2))
+    shore_km = ndimage.distance_transform_edt(land) * cell_m / 1000.0     # land: km to open water
+    depth_km = ndimage.distance_transform_edt(water) * cell_m / 1000.0    # water: km from the shore
+    # the plain: ~2 m polders by the water rising to ~3.3 m inland, higher towards the western hills
+    plain = 2.0 + 1.3 * np.clip(shore_km / 3.0, 0, 1) + 0.3 * noise + 9.0 * np.clip((121.40 - LON) / 0.07, 0, None) ** 2
     hills = np.zeros_like(LON)
-    for hlon, hlat, h, s in ((121.42, 28.762, 260, 0.018), (121.37, 28.750, 190, 0.016), (121.47, 28.770, 120, 0.012),
-                             (121.425, 28.668, 75, 0.005), (121.35, 28.600, 310, 0.022), (121.39, 28.572, 210, 0.014),
-                             (121.50, 28.585, 90, 0.009)):
+    for hlon, hlat, h, s in HILLS:
         hills += h * np.exp(-((LON - hlon) ** 2 + (LAT - hlat) ** 2) / (2 * s * s))
-    z = plain + hills
-    # the river valley: channel and a gentle valley floor towards it
-    dist = np.abs(LAT - river_centre_lat(LON))
-    hw = river_half_width_deg(LON)
-    river = dist <= hw
-    valley = np.clip((dist - hw) / 0.01, 0, 1)
-    z = np.where(~river, z * (0.55 + 0.45 * valley) + 1.2 * (1 - valley), z)
-    z = np.where(river, -4.0 - 3.0 * (1 - dist / hw), z)
-    sea = LON >= coast_lon(LAT)
-    z = np.where(sea, -6.0, z)
-    water = river | sea
-    # embankments: land cells next to the lowland river (east of 121.37), sea wall along the shore
-    from scipy.ndimage import binary_dilation
-    ring_r = binary_dilation(river, iterations=1) & ~water
-    ring_s = binary_dilation(sea, iterations=2) & ~water
+    z = plain + hills * np.clip(shore_km / 0.3, 0, 1)                     # hills fall to the shore
+    (ax, ay), (bx, by) = MOUTH
+    upstream = (bx - ax) * (LAT - ay) - (by - ay) * (LON - ax) > 0         # left of the mouth line
+    river = water & upstream & (LAT > MOUTH[0][1])
+    sea = water & ~river
+    z = np.where(river, -3.0 - 4.0 * np.clip(depth_km / 0.8, 0, 1), z)
+    z = np.where(sea, -4.0 - 6.0 * np.clip(depth_km / 5.0, 0, 1), z)
+    # embankments: land cells next to the tidal river; sea wall: land cells along the sea
+    ring_r = ndimage.binary_dilation(river, iterations=1) & land
+    ring_s = ndimage.binary_dilation(sea, iterations=2) & land
     dike = (ring_r & (z < DIKE_CREST_M)) | (ring_s & (z < SEAWALL_CREST_M))
     z = np.where(ring_r & dike, np.maximum(z, DIKE_CREST_M), z)
     z = np.where(ring_s & dike, np.maximum(z, SEAWALL_CREST_M), z)

@@ -53,7 +53,7 @@ def register_panels(settings: ForestFireSettings) -> list[PanelSpec]:
         PanelSpec("forest_fire.alerts", "烟雾报警 · 人工复核", "Smoke alerts · review", panels.alert_list,
                   refresh_s=2, default_options={"limit": 6}),
         PanelSpec("forest_fire.map3d", "林区三维态势", "Forests in 3D", panels.map3d, sources=cams, refresh_s=3,
-                  kind="deck", stale_after_s=30),
+                  kind="deck", stale_after_s=30, basemap=True),
         PanelSpec("forest_fire.scores", "烟雾评分趋势", "Smoke score", panels.score_strip, sources=cams,
                   refresh_s=3, default_options={"minutes": 10}, stale_after_s=20),
     ]

@@ -327,8 +327,7 @@ def map3d(ctx: PanelContext) -> pdk.Deck:
                   radius_min_pixels=10, get_fill_color=_rgba(SEVERITY_COLORS[1], 230),
                   get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=2, pickable=True),
     ]
-    # Names are in the tooltips: a TextLayer with CJK glyphs renders blank in this deck.gl bundle (and
-    # disturbed the canvas in a headless check), see enterprise_park's panels for the same finding.
+    # Names are in the tooltips (Chinese map labels, where wanted: core.api.text_layer, the bundled font).
     site = next((s for s in ctx.store.sites() if s.id == "forest_fire.jiaojiang"), None)
     lon = site.lon if site else (sum(c.lon for c in cams) / len(cams) if cams else 121.405)
     lat = site.lat if site else (sum(c.lat for c in cams) / len(cams) if cams else 28.655)

@@ -40,3 +40,19 @@ def test_panel_shows_latest_weather(make_twin_app):  # noqa: F811
     wind = next(r for r in readings if r.metric == "wind_ms")
     assert f"{wind.value:.1f}" in str(render_panel(app, "example_weather.now", locale="en"))
     assert "风速" in str(render_panel(app, "example_weather.now"))
+
+
+def test_masts_on_the_district_one_map(make_twin_app):  # noqa: F811
+    from twinboard_example_weather import MASTS, WeatherSimulator, mast_rows
+    from core.api import PanelContext
+    app = _app(make_twin_app)
+    host = app.server.config["TWINBOARD_HOST"]
+    settings = host.plugins.records["example_weather"].settings
+    host.ingest("example_weather", "simulator", WeatherSimulator(seed=2).poll(SimpleNamespace(settings=settings)))
+    ctx = PanelContext(plugin="example_weather", panel_id="example_weather.masts", options={}, locale="zh_CN",
+                       store=host.store, settings=settings)
+    rows = mast_rows(ctx)
+    assert [r["name"] for r in rows] == [m[1] for m in MASTS]
+    assert all(isinstance(r["wind_ms"], float) and 121.3 < r["lon"] < 122 for r in rows)
+    spec = host.plugins.call("example_weather", "register_map_layers", settings=settings)[0]
+    assert spec.id == "example_weather.masts" and spec.rows is mast_rows
