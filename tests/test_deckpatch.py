@@ -156,7 +156,7 @@ const ctx = {
   console, setInterval() {}, setTimeout() {}, clearTimeout() {}, fetch: () => Promise.reject(new Error("x")),
   MutationObserver: class { observe() {} }, AbortController: class { abort() {} },
   document: {
-    getElementById: id => id.startsWith("{") ? (hosts[id] = hosts[id] || {id, dataset: {}, innerHTML: "", addEventListener() {}}) : null,
+    getElementById: id => id.startsWith("{") ? (hosts[id] = hosts[id] || {id, dataset: {}, style: {}, innerHTML: "", addEventListener() {}}) : null,
     querySelectorAll: () => [], documentElement: {}, head: {appendChild() {}},
   },
 };
@@ -215,6 +215,8 @@ def test_twinboard_js_merges_like_python(tmp_path):
     for step, (res, st, v) in enumerate(zip(out, states, versions)):
         assert res["have"] == st["have"], step
         tip = v.pop("tooltip")                          # the tooltip goes to createDeck, not to deck.gl
+        # the client adds the wall's pixel scale (sharp at 4K), not part of the server's scene
+        assert res["spec"].pop("useDevicePixels") >= 1
         assert res["spec"] == v and res["tooltip"] == tip, step
     assert out[0]["reconverted"] == ["base", "buildings", "fills", "tiles"]
     assert out[1]["reconverted"] == ["fills"]             # only the changed layer is converted again
