@@ -115,7 +115,7 @@ A, J1, MID, J2, B = 1, 2, 3, 4, 5
 HAIMEN_NODES = {A: (121.430, 28.670), J1: (121.435, 28.670), MID: (121.440, 28.670), J2: (121.445, 28.670),
                 B: (121.450, 28.670), 11: (121.435, 28.667), 12: (121.435, 28.673), 21: (121.445, 28.667),
                 22: (121.445, 28.673), 31: (121.431, 28.675), 32: (121.432, 28.676), 41: (121.431, 28.665),
-                42: (121.449, 28.665), 90: (121.4405, 28.6705)}
+                42: (121.449, 28.665), 90: (121.4405, 28.6705), 91: (121.4465, 28.6712), 92: (121.4412, 28.6688)}
 HAIMEN_WAYS = [(100, [A, J1, MID, J2, B], {"highway": "primary", "name": "市府大道", "maxspeed": "40", "oneway": "yes"}),
                (101, [11, J1, 12], {"highway": "residential", "name": "东山路"}),
                (102, [21, J2, 22], {"highway": "residential", "name": "云西路"}),
@@ -125,7 +125,9 @@ HAIMEN_WAYS = [(100, [A, J1, MID, J2, B], {"highway": "primary", "name": "市府
 
 def haimen_osm(tmp_path: Path) -> Path:
     return write_osm(tmp_path / "haimen.osm", HAIMEN_NODES, HAIMEN_WAYS,
-                     tagged_nodes={90: {"amenity": "shelter", "name": "东山公园"}})
+                     tagged_nodes={90: {"amenity": "shelter", "name": "东山公园"},
+                                   91: {"amenity": "fire_station", "name": "海门消防救援站"},
+                                   92: {"shop": "bakery", "name": "面包店"}})
 
 
 def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -201,6 +203,14 @@ def test_osm_xml_roads_import_and_the_command_centre_routes_on_them(app, tmp_pat
         assert places.road_network(spacing(app)) is net
     edge = next(d for u, v, d in net.graph.edges(data=True) if d["name"] == "市府大道")
     assert (edge["speed_kmh"], edge["road"], edge["highway"], edge["oneway"]) == (40.0, "arterial", "primary", 1)
+
+    # the same OSM file's shelters and emergency resources (by their tags), ids from the OSM node ids
+    shelters = import_file(store, haimen_osm(tmp_path), "shelters")
+    assert shelters.feature_count == 1 and "left out 2 OSM points that are not named shelters" in shelters.warnings[0]
+    assert store.entity("gis.shelters.90").name == "东山公园"
+    import_file(store, haimen_osm(tmp_path), "resources")
+    fire = store.entity("gis.resources.91")
+    assert (fire.kind, fire.name, fire.properties["amenity"]) == ("fire_rescue_station", "海门消防救援站", "fire_station")
 
     # a rescue team imported at the road's west end, an incident at its east end: the duty console's
     # candidates (the plugin's own route) give the drive along the imported primary road at 40 km/h
@@ -396,6 +406,22 @@ def test_reimport_replaces_idempotently(any_store, tmp_path: Path) -> None:
     import_file(store, one, "shelters")
     assert [e.id for e in store.entities(plugin="gis")] == ["gis.shelters.S-01"]
     assert len(feature_rows(store)) == 1
+
+
+def test_shapefile_in_gbk_without_cpg_reads_chinese_names(store, tmp_path: Path) -> None:
+    """ArcGIS and MapGIS exports are GBK, often without a .cpg: the text is still read right."""
+    from pyogrio.raw import write
+    shp_dir = tmp_path / "gbk"
+    shp_dir.mkdir()
+    write(str(shp_dir / "避难场所.shp"), shapely.to_wkb(np.array([shapely.Point(121.458, 28.676)], dtype=object)),
+          [np.array(["东山公园应急避难场所"], dtype=object), np.array([6000])], ["名称", "容纳人数"],
+          driver="ESRI Shapefile", geometry_type="Point", crs="EPSG:4490", encoding="GBK")
+    (shp_dir / "避难场所.cpg").unlink()
+    zipped = zip_shapefile(shp_dir / "避难场所.shp", tmp_path / "shelters.zip")
+    result = import_file(store, zipped, "shelters")
+    assert result.source_crs.startswith("EPSG:4490")
+    (e,) = store.entities(kind="emergency_shelter")
+    assert (e.name, e.properties["capacity"]) == ("东山公园应急避难场所", 6000)
 
 
 # --------------------------------------------------------------------------- coordinate systems

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from core.geo.crs import LonLatTransform
 from core.geo.readers import GisImportError, VectorData, file_sha256, read_raster, read_vector
 from core.geo.roadgraph import (DEFAULT_SPEED_KMH, HIGHWAY_SPEEDS, NOT_FOR_VEHICLES, RoadTopology, build_topology,
-                                normalise_class, parse_maxspeed, parse_oneway)
+                                normalise_class, parse_maxspeed, parse_oneway, topology_from_lines)
 
 __all__ = ["LAYERS", "ImportResult", "GisImportError", "import_file", "imports", "import_row", "drop_layer",
            "imported_features", "imported_roads", "imported_dem", "MAX_IMPORT_BYTES"]
@@ -110,6 +110,9 @@ RESOURCE_KINDS: dict[str, str] = {
     "卫生院": "medical_point", "避难场所": "emergency_shelter", "应急避难场所": "emergency_shelter",
     "监控": "key_camera", "摄像头": "key_camera", "重点监控": "key_camera",
 }
+#: OpenStreetMap amenity/emergency values that are emergency resources, to entity kinds.
+OSM_RESOURCE_KINDS = {"fire_station": "fire_rescue_station", "hospital": "medical_point", "clinic": "medical_point",
+                      "ambulance_station": "medical_point", "emergency_ward": "medical_point"}
 #: Chinese place types to entity kinds; other ``kind`` words (a-z, 0-9, _) are taken as they are.
 PLACE_KINDS = {"村": "village", "村庄": "village", "行政村": "village", "自然村": "village", "社区": "community",
                "学校": "school", "医院": "hospital", "企业": "enterprise", "风险点": "risk_point",
@@ -195,58 +198,6 @@ def import_file(store: Any, path: str | Path, layer: str, *, crs: str | None = N
     return result
 
 
-class RowStream:
-    """Rows made chunk by chunk in a thread while the consumer stores the chunks before.
-
-    Making a chunk is Python work (attributes to JSON); storing one spends much of its time in the
-    database driver without the GIL, so the two overlap. Iterating yields the chunks in order and
-    re-raises the maker's exception; ``close()`` (or leaving the loop) stops the thread.
-    """
-
-    def __init__(self, make: Any, n: int, size: int = 10_000) -> None:
-        import queue
-        self._q: queue.Queue = queue.Queue(maxsize=3)
-        self._stop = threading.Event()
-        self._make, self._n, self._size = make, n, size
-        self._thread = threading.Thread(target=self._run, name="gis-rows", daemon=True)
-        self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        import queue
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for lo in range(0, self._n, self._size):
-                if not self._put(self._make(lo, min(self._n, lo + self._size))):
-                    return
-        except BaseException as exc:  # handed to the consumer
-            self._put(exc)
-            return
-        self._put(None)
-
-    def __iter__(self) -> Any:
-        try:
-            while True:
-                item = self._q.get()
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._stop.set()
-
-
 @dataclass
 class _Prepared:
     layer: str
@@ -257,7 +208,7 @@ class _Prepared:
     bounds: list[float] | None
     warnings: list[str]
     summary: dict[str, Any]
-    #: gis_feature rows, in chunks (a list of lists, or a RowStream)
+    #: gis_feature rows, in chunks (a list of lists, or a generator of them)
     rows: Any = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
     raster: bytes | None = None
@@ -321,7 +272,7 @@ def _prepare_vector(path: Path, display: str, layer: str, crs: str | None, gcj02
     data = read_vector(path, display, layer, source_layer=source_layer, max_bytes=max_bytes)
     n_all = len(data)
     sel = np.arange(n_all)
-    warnings: list[str] = []
+    warnings: list[str] = list(data.extra.get("gdal_warnings", []))
     if data.driver == "OSM":
         sel, note = _osm_selection(data, layer)
         if note:
@@ -340,26 +291,37 @@ def _prepare_vector(path: Path, display: str, layer: str, crs: str | None, gcj02
 
     # -- geometry: readable, of the layer's type, not empty ----------------------------------
     wkb = data.wkb[sel] if len(sel) != n_all else data.wkb
-    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
-    bad = np.flatnonzero(shapely.is_missing(geoms))
-    if len(bad):
-        i = int(bad[0])
-        raise err(i, "has no geometry" if wkb[i] is None else
-                  "its geometry cannot be read (broken, or a curve type: convert curves to lines)")
-    allowed = {"roads": (1, 5), "boundary": (3, 6)}.get(layer, (0, 4, 3, 6))
-    type_ids = shapely.get_type_id(geoms)
-    wrong = np.flatnonzero(~np.isin(type_ids, allowed))
-    if len(wrong):
-        i = int(wrong[0])
-        names = {1: "LineString or MultiLineString", 3: "Polygon or MultiPolygon"}
-        want = names.get(allowed[0], "Point (or a polygon: its inside point is used)")
-        raise err(i, f"its geometry is a {geoms[i].geom_type}; "
-                     f"--as {layer} takes {want}")
-    empty = np.flatnonzero(shapely.is_empty(geoms))
-    if len(empty):
-        raise err(int(empty[0]), "its geometry is empty")
+    # roads already in lon/lat: the vertices straight from the WKB (the topology needs no shapely objects)
+    plain = _plain_linestrings(wkb) if layer == "roads" and tr.identity and not gcj02 else None
+    if plain is not None:
+        geoms = type_ids = None
+        coords, cidx, n_vertices = plain
+        empty = np.flatnonzero(n_vertices == 0)
+        if len(empty):
+            raise err(int(empty[0]), "its geometry is empty")
+        lonely = np.flatnonzero(n_vertices == 1)
+        if len(lonely):
+            raise err(int(lonely[0]), "its line has a single point (a line needs two)")
+    else:
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+        bad = np.flatnonzero(shapely.is_missing(geoms))
+        if len(bad):
+            i = int(bad[0])
+            raise err(i, "has no geometry" if wkb[i] is None else
+                      "its geometry cannot be read (broken, or a curve type: convert curves to lines)")
+        allowed = {"roads": (1, 5), "boundary": (3, 6)}.get(layer, (0, 4, 3, 6))
+        type_ids = shapely.get_type_id(geoms)
+        wrong = np.flatnonzero(~np.isin(type_ids, allowed))
+        if len(wrong):
+            i = int(wrong[0])
+            names = {1: "LineString or MultiLineString", 3: "Polygon or MultiPolygon"}
+            want = names.get(allowed[0], "Point (or a polygon: its inside point is used)")
+            raise err(i, f"its geometry is a {geoms[i].geom_type}; --as {layer} takes {want}")
+        empty = np.flatnonzero(shapely.is_empty(geoms))
+        if len(empty):
+            raise err(int(empty[0]), "its geometry is empty")
+        coords, cidx = shapely.get_coordinates(geoms, return_index=True)
     # -- coordinates: to WGS-84 lon/lat, checked -----------------------------------------------
-    coords, cidx = shapely.get_coordinates(geoms, return_index=True)
     lon, lat = tr(coords[:, 0], coords[:, 1])
     bad_c = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0))
     if bad_c.any():
@@ -396,7 +358,8 @@ def _prepare_vector(path: Path, display: str, layer: str, crs: str | None, gcj02
         # the name and class fields live in their own columns (verbatim): not repeated in properties
         skip = {summary["name_field"], summary["class_field"]} - {None}
         pool = ThreadPoolExecutor(1, thread_name_prefix="gis-topology")
-        future = pool.submit(_road_topology, geoms, idx, speed, kind, name, oneway)
+        future = pool.submit(_road_topology, geoms, idx, speed, kind, name, oneway,
+                             (coords, cidx) if geoms is None else None)
         pool.shutdown(wait=False)
         prepared.finish = lambda: _road_summary(future.result(), summary, warnings)
     base = LAYER_NUMBERS[layer] << 32
@@ -421,17 +384,17 @@ def _prepare_vector(path: Path, display: str, layer: str, crs: str | None, gcj02
 
         def chunk(lo: int, hi: int) -> Any:
             props = _properties_json(data, sel[lo:hi], skip)
-            rows = list(zip(ids[lo:hi], [layer] * (hi - lo), idx_list[lo:hi], *(c[lo:hi] for c in columns),
+            rows = list(zip(ids[lo:hi], idx_list[lo:hi], *(c[lo:hi] for c in columns),
                             wkb_list[lo:hi], props))
             return _pack(rows) if multi_row else rows
-        # rows are made in chunks by a thread while the store inserts the ones before (RowStream)
-        prepared.rows = RowStream(chunk, len(sel))
+        # rows are made a chunk at a time as the store inserts them (less memory than all at once)
+        prepared.rows = (chunk(lo, min(len(sel), lo + _CHUNK)) for lo in range(0, len(sel), _CHUNK))
     else:
         props = _properties_json(data, sel)
         # a point is itself; a polygon (a shelter's area) or a multipoint is represented by a point inside it
         points = np.where(type_ids == 0, geoms, shapely.point_on_surface(geoms))
         kinds, entities, summary = _points(data, sel, layer, points, props, err, warnings, display)
-        prepared.rows = [list(zip(ids, [layer] * len(ids), idx.tolist(), kinds, [e["name"] for e in entities],
+        prepared.rows = [list(zip(ids, idx.tolist(), kinds, [e["name"] for e in entities],
                                   [None] * len(ids), [0] * len(ids), wkb_out.tolist(), props))]
         prepared.entities = entities
         prepared.summary = summary
@@ -455,25 +418,41 @@ def _osm_selection(data: VectorData, layer: str) -> tuple[np.ndarray, str]:
     if layer == "roads":
         col = data.column("highway")
         keep = np.array([v is not None for v in col]) if col is not None else np.zeros(n, bool)
-        what = ("line", "lines", "without a highway tag (waterways, railways, barriers...)")
+        what = ("line without a highway tag", "lines without a highway tag", " (waterways, railways, barriers...)")
     elif layer == "boundary":
         keep = np.zeros(n, bool)
         for name in ("boundary", "admin_level"):
             col = data.column(name)
             if col is not None:
                 keep |= np.array([v is not None for v in col])
-        what = ("area", "areas", "that is no boundary")
+        what = ("area that is not a boundary", "areas that are not boundaries", "")
     else:
         col = data.column("name")
         keep = np.array([bool(v) for v in col]) if col is not None else np.zeros(n, bool)
-        what = ("point", "points", "without a name")
+        tags = {k: data.column(k) for k in ("place", "amenity", "emergency")}
+        tags = {k: (c.tolist() if c is not None else [None] * n) for k, c in tags.items()}
+        if layer == "places":
+            match = [v is not None for v in tags["place"]]
+            what = ("point without a name or a place tag", "points without a name or a place tag", "")
+        elif layer == "shelters":
+            match = [a == "shelter" or e == "assembly_point" for a, e in zip(tags["amenity"], tags["emergency"])]
+            what = ("point that is not a named shelter", "points that are not named shelters",
+                    " (amenity=shelter, emergency=assembly_point)")
+        else:
+            kinds = [OSM_RESOURCE_KINDS.get(a or "") or OSM_RESOURCE_KINDS.get(e or "")
+                     for a, e in zip(tags["amenity"], tags["emergency"])]
+            match = [k is not None for k in kinds]
+            # the resource kind as a column the import reads (kind fields come first)
+            data.field_names.insert(0, "kind")
+            data.fields.insert(0, np.array(kinds, dtype=object))
+            what = ("point that is not a named emergency resource", "points that are not named emergency resources",
+                    " (fire stations, hospitals...)")
+        keep &= np.array(match, dtype=bool)
     sel = np.flatnonzero(keep)
     dropped = n - len(sel)
     if not dropped:
         return sel, ""
-    noun = what[0] if dropped == 1 else what[1]
-    rest = what[2].replace("is no", "are no") if dropped != 1 else what[2]
-    return sel, f"left out {dropped:,} OSM {noun} {rest}"
+    return sel, f"left out {dropped:,} OSM {what[0] if dropped == 1 else what[1]}{what[2]}"
 
 
 def _mapped(col: np.ndarray, fn: Any) -> list[Any]:
@@ -532,10 +511,23 @@ def _roads(data: VectorData, sel: np.ndarray, err: Any, warnings: list[str]):
                                  f"{SPEED_RANGE[1]:g})", fname)
                 speed[i] = f
     class_col = _find(data, CLASS_FIELDS)
-    kind = np.array(_mapped(class_col[1][sel], lambda v: normalise_class(v) or ""), dtype=object) if class_col \
-        else np.full(n, "", dtype=object)
+    # per distinct class value: the text as stored (verbatim) and the default speed (NaN: not for vehicles)
+    if class_col is not None:
+        values = class_col[1][sel].tolist()
+        words = {v: (_text(v)[:64], normalise_class(v) or "") for v in set(values)}
+        raw = np.array([words[v][0] for v in values], dtype=object)
+        distinct = list(words.values())
+        index = {v: i for i, v in enumerate(words)}
+        which = np.fromiter((index[v] for v in values), dtype=np.int64, count=n)
+    else:
+        raw = np.full(n, "", dtype=object)
+        distinct, which = [("", "")], np.zeros(n, dtype=np.int64)
+    base = np.array([np.nan if w in NOT_FOR_VEHICLES else HIGHWAY_SPEEDS.get(w, DEFAULT_SPEED_KMH)
+                     for _, w in distinct])[which]
     max_col = _find(data, MAXSPEED_FIELDS)
-    maxspeed = _mapped(max_col[1][sel], parse_maxspeed) if max_col else None
+    if max_col is not None:  # an OSM maxspeed lowers the class's speed, never raises it
+        cap = np.array(_mapped(max_col[1][sel], parse_maxspeed), dtype=float)
+        base = np.where(np.isfinite(cap), np.fmin(base, cap), base)
     oneway_col = _find(data, ONEWAY_FIELDS)
     if oneway_col is None:
         oneway = np.zeros(n, np.int8)
@@ -544,26 +536,16 @@ def _roads(data: VectorData, sel: np.ndarray, err: Any, warnings: list[str]):
     else:
         oneway = np.array(_mapped(oneway_col[1][sel], parse_oneway), dtype=np.int8)
     name_col = _find(data, NAME_FIELDS)
-    name = np.array(_texts(name_col[1][sel]), dtype=object) if name_col else np.full(n, "", object)
-    unknown_classes: dict[str, int] = {}
-    defaulted = not_for_vehicles = 0
-    out = speed.copy()
-    need = np.flatnonzero(np.isnan(out))
-    kind_list = kind.tolist()
-    for i in need.tolist():
-        k = kind_list[i]
-        if k in NOT_FOR_VEHICLES:
-            not_for_vehicles += 1
-            continue
-        base = HIGHWAY_SPEEDS.get(k)
-        if base is None:
-            if k:
-                unknown_classes[k] = unknown_classes.get(k, 0) + 1
-            else:
-                defaulted += 1
-            base = DEFAULT_SPEED_KMH
-        cap = maxspeed[i] if maxspeed is not None else None
-        out[i] = min(base, cap) if cap else base
+    name = np.array([v if type(v) is str else _text(v) for v in name_col[1][sel].tolist()], dtype=object) \
+        if name_col else np.full(n, "", object)
+    need = np.isnan(speed)
+    out = np.where(need, base, speed)
+    # what the warnings count: roads with no class, classes without a default speed, ways not for vehicles
+    used = np.bincount(which[need], minlength=len(distinct))
+    not_for_vehicles = int(sum(c for (_, w), c in zip(distinct, used) if w in NOT_FOR_VEHICLES))
+    defaulted = int(sum(c for (_, w), c in zip(distinct, used) if not w))
+    unknown_classes = {t or w: int(c) for (t, w), c in zip(distinct, used)
+                       if c and w and w not in NOT_FOR_VEHICLES and w not in HIGHWAY_SPEEDS}
     if defaulted:
         warnings.append(f"{defaulted:,} roads have neither a speed_kmh field nor a road class: "
                         f"{DEFAULT_SPEED_KMH:g} km/h assumed")
@@ -578,8 +560,7 @@ def _roads(data: VectorData, sel: np.ndarray, err: Any, warnings: list[str]):
                "oneway_field": oneway_col[0] if oneway_col else None}
     if drivable == 0:
         raise GisImportError(data.display, "holds no road for vehicles (every line is a footway, cycleway, ...)")
-    # stored as the file gives it (OSM word, Geofabrik fclass, 道路等级); the graph normalises it again
-    raw = np.array(_mapped(class_col[1][sel], lambda v: _text(v)[:64]), dtype=object) if class_col else kind
+    # the class is stored as the file gives it (OSM word, Geofabrik fclass, 道路等级); the graph normalises it
     return raw, name, out, oneway, summary
 
 
@@ -592,10 +573,44 @@ def _road_summary(topo: RoadTopology, summary: dict[str, Any], warnings: list[st
                         f"{topo.n_nodes:,} nodes (roads that should meet may not share a vertex)")
 
 
-def _road_topology(geoms: np.ndarray, idx: np.ndarray, speed: np.ndarray, kind: np.ndarray, name: np.ndarray,
-                   oneway: np.ndarray) -> RoadTopology:
+def _road_topology(geoms: np.ndarray | None, idx: np.ndarray, speed: np.ndarray, kind: np.ndarray,
+                   name: np.ndarray, oneway: np.ndarray, vertices: tuple | None = None) -> RoadTopology:
     drive = np.isfinite(speed)
+    if geoms is None:  # plain LineStrings: their vertices and the feature each belongs to
+        coords, line = vertices
+        keep = drive[line]
+        renumber = np.cumsum(drive) - 1
+        return topology_from_lines(coords[keep], renumber[line[keep]], idx[drive], speed[drive], kind[drive],
+                                   name[drive], oneway[drive])
     return build_topology(geoms[drive], idx[drive], speed[drive], kind[drive], name[drive], oneway[drive])
+
+
+def _plain_linestrings(wkb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(vertices N×2, the feature of each, vertices per feature) when every WKB is a 2D little-endian
+    LineString — what GDAL hands over for a road layer — else None (shapely reads the rest)."""
+    n = len(wkb)
+    if n == 0:
+        return None
+    try:
+        lens = np.fromiter(map(len, wkb), dtype=np.int64, count=n)
+        buf = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+    except TypeError:  # a feature without geometry
+        return None
+    if (lens < 9).any():
+        return None
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    head = buf[starts[:, None] + np.arange(9)]
+    if not (head[:, 0] == 1).all():  # byte order: little endian
+        return None
+    gtype = head[:, 1:5].copy().view("<u4").ravel()
+    count = head[:, 5:9].copy().view("<u4").ravel().astype(np.int64)
+    if not (gtype == 2).all() or not (lens == 9 + 16 * count).all():  # 2 = LineString (2D, ISO)
+        return None
+    body = np.ones(len(buf), dtype=bool)
+    body[(starts[:, None] + np.arange(9)).ravel()] = False
+    coords = buf[body].view("<f8").reshape(-1, 2)
+    return coords, np.repeat(np.arange(n), count), count
 
 
 def _points(data: VectorData, sel: np.ndarray, layer: str, points: np.ndarray, props: list[str], err: Any,
@@ -885,8 +900,10 @@ def _store(store: Any, p: _Prepared, actor: str) -> ImportResult:
     engine = store.engine
     pg = engine.dialect.name == "postgresql"
     ph = "%s" if engine.dialect.paramstyle in ("format", "pyformat") else "?"
+    # the layer is one of LAYERS (checked on entry): written into the statement, one parameter less a row
+    assert p.layer in LAYERS
     sql = (f"INSERT INTO gis_feature (id, layer, idx, kind, name, speed_kmh, oneway, geometry, properties) "
-           f"VALUES ({', '.join([ph] * 8)}, {ph + '::json' if pg else ph})")
+           f"VALUES ({ph}, '{p.layer}', {', '.join([ph] * 6)}, {ph + '::json' if pg else ph})")
     lo, hi = _layer_range(p.layer)
     now = time.time()
     try:
@@ -924,14 +941,13 @@ def _store(store: Any, p: _Prepared, actor: str) -> ImportResult:
                                         f"{str(exc.orig).splitlines()[0]}") from None
     except SQLAlchemyError as exc:
         raise GisImportError(p.display, f"could not be stored: {str(exc).splitlines()[0]}") from None
-    finally:
-        if isinstance(p.rows, RowStream):
-            p.rows.close()
     return ImportResult(layer=p.layer, file_name=p.display, sha256=p.sha256, source_crs=p.source_crs,
                         gcj02=p.gcj02, feature_count=p.feature_count, bounds=p.bounds, warnings=p.warnings,
                         summary=p.summary, revision=revision, actor=actor)
 
 
+#: rows made and stored at a time
+_CHUNK = 10_000
 #: rows per INSERT statement on SQLite (fewer statement steps; 9 × 100 parameters stays under SQLite's limit)
 _ROWS_PER_STATEMENT = 100
 
@@ -1063,9 +1079,13 @@ def imported_roads(store: Any) -> RoadTopology | None:
                             .where(F.c.id.between(lo, hi), F.c.speed_kmh.is_not(None)).order_by(F.c.id)).all()
     if rows:
         idx, kind, name, speed, oneway, geom = (list(c) for c in zip(*rows))
-        topo = build_topology(shapely.from_wkb(geom), np.array(idx, dtype=np.int64), np.array(speed, dtype=float),
-                              np.array(kind, dtype=object), np.array(name, dtype=object),
-                              np.array(oneway, dtype=np.int8))
+        wkb = np.empty(len(geom), dtype=object)
+        wkb[:] = [bytes(g) for g in geom]
+        args = (np.array(idx, dtype=np.int64), np.array(speed, dtype=float), np.array(kind, dtype=object),
+                np.array(name, dtype=object), np.array(oneway, dtype=np.int8))
+        plain = _plain_linestrings(wkb)
+        topo = topology_from_lines(plain[0], plain[1], *args) if plain is not None \
+            else build_topology(shapely.from_wkb(wkb), *args)
     else:
         topo = build_topology(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, object),
                               np.zeros(0, object), np.zeros(0, np.int8))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,17 +179,25 @@ def _layers(source: str, display: str) -> list[tuple[str, str]]:
     import pyogrio
     from pyogrio.errors import DataSourceError
     try:
-        return [(str(n), str(t)) for n, t in pyogrio.list_layers(source)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # read_vector reports them when it reads
+            return [(str(n), str(t)) for n, t in pyogrio.list_layers(source)]
     except DataSourceError as exc:
         raise GisImportError(display, f"is not a GIS file GDAL can read: {_gdal_message(exc)}") from None
     except OSError as exc:
         raise GisImportError(display, f"cannot be read: {exc}") from None
 
 
-def _gdal_message(exc: BaseException) -> str:
+def _gdal_message(exc: BaseException | str) -> str:
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    # GDAL's messages repeat the (temporary) path: leave it out
-    return re.sub(r"'?/[^ ']*'?", "the file", text, count=1) if "/" in text else text
+    text = re.split(r"[.;] It might help", text)[0]  # GDAL's hint about driver prefixes
+    # GDAL's messages repeat the (maybe temporary) path: the file is named by the caller already
+    text = re.sub(r"'?(/vsizip/)?/[^ ']*'?", "the file", text)
+    if "not recognized as being in a supported file format" in text:
+        return "GDAL knows no format for it (or its suffix does not match its content)"
+    if len(text) > 160 and ";" in text:  # GDAL's SQL and the like: keep the reason at the end
+        text = text.rsplit(";", 1)[1].strip()
+    return text
 
 
 def _base_type(t: str) -> str:
@@ -241,8 +250,10 @@ def read_vector(path: Path, display: str, target: str, source_layer: str | None 
                                           "choose one with --layer")
         layer = fits[0]
     try:
-        meta, fids, wkb, fields = raw.read(source, layer=layer, encoding=encoding, force_2d=True,
-                                           return_fids=True, datetime_as_string=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            meta, fids, wkb, fields = raw.read(source, layer=layer, encoding=encoding, force_2d=True,
+                                               return_fids=True, datetime_as_string=True)
     except (DataSourceError, DataLayerError) as exc:
         raise GisImportError(display, f"is not a GIS file GDAL can read: {_gdal_message(exc)}") from None
     except (FieldError, GeometryError) as exc:
@@ -257,6 +268,9 @@ def read_vector(path: Path, display: str, target: str, source_layer: str | None 
     data = VectorData(display=display, source=source, layer_name=layer or "", driver=driver, crs=meta.get("crs"),
                       wkb=wkb, field_names=names, fields=fields, encoding=meta.get("encoding"),
                       geometry_type=str(meta.get("geometry_type") or ""))
+    # what GDAL said while reading (repairs, skipped records...), for the import's warnings
+    data.extra["gdal_warnings"] = list(dict.fromkeys(
+        f"GDAL: {_gdal_message(w.message)}" for w in caught if issubclass(w.category, RuntimeWarning)))[:5]
     if is_osm or driver == "OSM":
         _osm_tags(data)
     elif fids is not None and len(fids) and driver == "GPKG":

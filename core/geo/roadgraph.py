@@ -33,7 +33,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from core.geo.projection import LocalEqualArea
 
 #: Vertices this close (metres) to a line's end are joined to it.
 SNAP_M = 1.0
@@ -175,44 +174,55 @@ def build_topology(geoms: np.ndarray, feature: np.ndarray, speed_kmh: np.ndarray
     else:
         parts, owner = shapely.get_parts(geoms, return_index=True)
     coords, part = shapely.get_coordinates(parts, return_index=True)
-    empty = _empty(feature)
+    return _topology(coords, part, owner, len(parts), feature, speed_kmh, highway, name, oneway, snap_m)
+
+
+def topology_from_lines(coords: np.ndarray, line: np.ndarray, feature: np.ndarray, speed_kmh: np.ndarray,
+                        highway: np.ndarray, name: np.ndarray, oneway: np.ndarray,
+                        snap_m: float = SNAP_M) -> RoadTopology:
+    """:func:`build_topology` from the lines' vertices: ``coords`` (N×2 lon/lat) and the index of the
+    line each belongs to (``line``, ascending); the other arrays are per line."""
+    n = len(feature)
+    return _topology(np.asarray(coords, dtype=float), np.asarray(line), np.arange(n), n, feature, speed_kmh,
+                     highway, name, oneway, snap_m)
+
+
+def _topology(coords: np.ndarray, part: np.ndarray, owner: np.ndarray, n_parts: int, feature: np.ndarray,
+              speed_kmh: np.ndarray, highway: np.ndarray, name: np.ndarray, oneway: np.ndarray,
+              snap_m: float) -> RoadTopology:
+    """Topology of line parts: vertices ``coords`` of part ``part`` (ascending); part i is line ``owner[i]``."""
     if len(coords) == 0:
-        return empty
-    centre = np.nanmean(coords, axis=0)
-    proj = LocalEqualArea(float(centre[0]), float(centre[1]))
-    x, y = proj.forward(coords[:, 0], coords[:, 1])
-    xy = np.column_stack([x, y])
+        return _empty(feature)
+    xy = _metres(coords)
     # exact duplicates first (1 cm grid), then everything within snap_m of a line's end
     q = np.round(xy * 100.0).astype(np.int64) + (1 << 31)  # centimetres, positive within ±21 000 km
-    key = (q[:, 0] << 32) | q[:, 1]
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    uniq, first, inv = np.unique((q[:, 0] << 32) | q[:, 1], return_index=True, return_inverse=True)
     inv = inv.ravel()
     n_pos = len(uniq)
-    is_end_vertex = np.zeros(len(part), bool)
-    starts = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
-    is_end_vertex[starts] = True
-    is_end_vertex[np.r_[starts[1:] - 1, len(part) - 1]] = True
-    end_pos = np.zeros(n_pos, bool)
-    end_pos[inv[is_end_vertex]] = True
-    pos_xy = xy[first]
+    boundary = np.flatnonzero(part[1:] != part[:-1])
+    starts = np.concatenate(([0], boundary + 1))
+    ends = np.concatenate((boundary, [len(part) - 1]))
     label = np.arange(n_pos)
     if snap_m > 0 and n_pos > 1:
-        label = _snap(pos_xy, end_pos & (np.bincount(inv, minlength=n_pos) == 1), snap_m, label)
+        end_pos = np.zeros(n_pos, bool)
+        end_pos[inv[starts]] = True
+        end_pos[inv[ends]] = True
+        dangling = end_pos & (np.bincount(inv, minlength=n_pos) == 1)
+        label = _snap(xy[first], dangling, snap_m, label)
     cluster = label[inv]
     # drop repeated points along a line (zero-length stretches after snapping)
-    keep = np.ones(len(part), bool)
-    keep[1:] = ~((part[1:] == part[:-1]) & (cluster[1:] == cluster[:-1]))
-    part, cluster, xy = part[keep], cluster[keep], xy[keep]
-    seg = np.zeros(len(part))
-    same = part[1:] == part[:-1]
-    seg[1:] = np.where(same, np.hypot(*(xy[1:] - xy[:-1]).T), 0.0)
-    cum = np.cumsum(seg)
-    starts = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
-    ends = np.r_[starts[1:] - 1, len(part) - 1]
-    single = starts == ends
-    degenerate = int(len(parts) - len(starts) + single.sum())
-    counts = np.bincount(cluster, minlength=n_pos)
-    is_node = counts[cluster] >= 2
+    repeat = (part[1:] == part[:-1]) & (cluster[1:] == cluster[:-1])
+    if repeat.any():
+        keep = np.concatenate(([True], ~repeat))
+        part, cluster, xy = part[keep], cluster[keep], xy[keep]
+        boundary = np.flatnonzero(part[1:] != part[:-1])
+        starts = np.concatenate(([0], boundary + 1))
+        ends = np.concatenate((boundary, [len(part) - 1]))
+    step = np.hypot(xy[1:, 0] - xy[:-1, 0], xy[1:, 1] - xy[:-1, 1])
+    step[boundary] = 0.0  # no length between the last vertex of a line and the first of the next
+    cum = np.concatenate(([0.0], np.cumsum(step)))
+    degenerate = int(n_parts - len(starts) + (starts == ends).sum())
+    is_node = np.bincount(cluster, minlength=n_pos)[cluster] >= 2
     is_node[starts] = True
     is_node[ends] = True
     nv = np.flatnonzero(is_node)
@@ -220,27 +230,25 @@ def build_topology(geoms: np.ndarray, feature: np.ndarray, speed_kmh: np.ndarray
     along = part[a] == part[b]
     a, b = a[along], b[along]
     u, v = cluster[a], cluster[b]
+    ok = u != v
+    a, b, u, v = a[ok], b[ok], u[ok], v[ok]
     line = owner[part[a]]
     length = cum[b] - cum[a]
-    ok = u != v
-    u, v, line, length = u[ok], v[ok], line[ok], length[ok]
     speed = np.asarray(speed_kmh, dtype=float)[line]
     time_s = length / (speed / 3.6)
     # between two nodes, keep the fastest edge
     lo, hi = np.minimum(u, v), np.maximum(u, v)
-    order = np.lexsort((time_s, hi, lo))
-    lo_s, hi_s = lo[order], hi[order]
-    first_of_pair = np.r_[True, (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])]
-    sel = order[first_of_pair]
-    sel.sort()
-    u, v, line, length, speed, time_s = u[sel], v[sel], line[sel], length[sel], speed[sel], time_s[sel]
-    # compact node numbers: only points some edge uses
-    used, remap = np.unique(np.r_[u, v], return_inverse=True)
+    pair = lo * n_pos + hi
+    order = np.lexsort((time_s, pair))
+    ps = pair[order]
+    sel = order[np.concatenate(([True], ps[1:] != ps[:-1]))]
+    if len(sel) != len(u):
+        sel.sort()
+        u, v, line, length, speed, time_s = u[sel], v[sel], line[sel], length[sel], speed[sel], time_s[sel]
+    # compact node numbers: only points some edge uses; a node sits at its cluster's representative point
+    used, remap = np.unique(np.concatenate((u, v)), return_inverse=True)
     u, v = remap[:len(u)], remap[len(u):]
-    # a node's position: the first vertex (in file order) of its cluster
-    rep_of_label = np.full(n_pos, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(rep_of_label, label, first.astype(np.int64))
-    rep = rep_of_label[used]
+    rep = first[used]
     feat = np.asarray(feature)[line]
     hw = np.asarray(highway, dtype=object)[line]
     return RoadTopology(
@@ -252,18 +260,37 @@ def build_topology(geoms: np.ndarray, feature: np.ndarray, speed_kmh: np.ndarray
         degenerate=degenerate)
 
 
+def _metres(coords: np.ndarray) -> np.ndarray:
+    """lon/lat → metres east/north of the data's middle, at each vertex's own scale on the WGS-84
+    ellipsoid (a sinusoidal projection): road lengths true to about 0.1 % within 100 km."""
+    lon0 = float(np.nanmedian(coords[:, 0]))
+    lat0 = float(np.nanmedian(coords[:, 1]))
+    phi = np.radians(coords[:, 1])
+    sin2 = np.sin(phi) ** 2
+    x = (coords[:, 0] - lon0) * (np.pi / 180.0 * _A * np.cos(phi) / np.sqrt(1.0 - _E2 * sin2))
+    p0 = math.radians(lat0)
+    m_per_deg_lat = 111_132.954 - 559.822 * math.cos(2 * p0) + 1.175 * math.cos(4 * p0)
+    y = (coords[:, 1] - lat0) * m_per_deg_lat
+    return np.column_stack([x, y])
+
+
+#: WGS-84 semi-major axis (m) and first eccentricity squared
+_A = 6_378_137.0
+_E2 = 0.00669437999014
+
+
 def _classes(highway: np.ndarray) -> np.ndarray:
     """:func:`road_class` of every edge, worked out once per distinct ``highway`` word."""
-    if not len(highway):
-        return np.zeros(0, object)
-    words, inv = np.unique(highway.astype(str), return_inverse=True)
-    return np.array([road_class(normalise_class(w)) for w in words], dtype=object)[inv.ravel()]
+    values = highway.tolist()
+    memo = {w: road_class(normalise_class(w)) for w in set(values)}
+    return np.array([memo[w] for w in values], dtype=object)
 
 
 def _snap(pos_xy: np.ndarray, dangling: np.ndarray, snap_m: float, label: np.ndarray) -> np.ndarray:
     """Join each line end that no other line shares (``dangling``) with every point within ``snap_m``.
 
-    Only points near a dangling end go into the KD-tree (clean data has few dangling ends).
+    Only points near a dangling end go into the KD-tree (clean data has few dangling ends). A joined
+    cluster is labelled with its lowest point index, so labels stay point indices.
     """
     n_pos = len(pos_xy)
     if not dangling.any():
@@ -278,13 +305,22 @@ def _snap(pos_xy: np.ndarray, dangling: np.ndarray, snap_m: float, label: np.nda
         cand = np.flatnonzero(np.isin(ckey, near))
     if len(cand) < 2:
         return label
-    pairs = cand[cKDTree(pos_xy[cand]).query_pairs(snap_m, output_type="ndarray")]
+    # a sliding-midpoint tree builds about twice as fast as a balanced one and answers as well here
+    tree = cKDTree(pos_xy[cand], balanced_tree=False, compact_nodes=False)
+    pairs = cand[tree.query_pairs(snap_m, output_type="ndarray")]
     if len(pairs):
         pairs = pairs[dangling[pairs[:, 0]] | dangling[pairs[:, 1]]]
     if not len(pairs):
         return label
-    m = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_pos, n_pos))
-    return connected_components(m, directed=False)[1]
+    members, local = np.unique(pairs.ravel(), return_inverse=True)
+    local = local.reshape(-1, 2)
+    m = coo_matrix((np.ones(len(local)), (local[:, 0], local[:, 1])), shape=(len(members), len(members)))
+    _, comp = connected_components(m, directed=False)
+    lowest = np.full(comp.max() + 1, n_pos, dtype=np.int64)
+    np.minimum.at(lowest, comp, members)
+    label = label.copy()
+    label[members] = lowest[comp]
+    return label
 
 
 def _empty(feature: np.ndarray) -> RoadTopology:

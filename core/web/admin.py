@@ -216,7 +216,7 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
 
 #: Uploads to /admin/gis may be this large (app config TWINBOARD_GIS_UPLOAD_MAX_BYTES overrides it);
 #: bigger files are imported on the server with ``twinboard gis import``.
-GIS_UPLOAD_MAX_BYTES = 100 * 1024 * 1024
+GIS_UPLOAD_MAX_BYTES = 100_000_000
 #: The page's words in Chinese (the English is the key).
 _GIS_ZH = {
     "GIS data": "GIS 数据导入", "File": "文件", "Import as": "导入为", "Coordinate system": "坐标系",

@@ -40,9 +40,10 @@ def _kpi(label: str, value: str, unit: str = "", cls: str = "", size: int = 40) 
 
 def circle_result(ctx: PanelContext):
     """The 15-minute circle over the current stations and targets (cached until they change)."""
-    net = road_network(ctx.settings.road_spacing_m)
+    net = road_network(ctx.settings.road_spacing_m, ctx.store)
     sts, tgs = stations(ctx.store), targets(ctx.store)
-    key = (ctx.settings.circle_minutes, tuple(sts), tuple(tgs))
+    # the network is part of the key: a road import replaces it, and the circle follows at once
+    key = (id(net), ctx.settings.circle_minutes, tuple(sts), tuple(tgs))
     if key not in _circle_cache:
         _circle_cache.clear()
         _circle_cache[key] = rapid_response_circle(net, sts, tgs, ctx.settings.circle_minutes)
