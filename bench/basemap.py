@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,15 @@ def basemap_kb(tmp: Path) -> dict:
             page.wait_for_function("() => [...document.querySelectorAll('[data-basemap-level]')].length > 0",
                                    timeout=90000)
             page.wait_for_timeout(5000)  # every map panel has asked for its level
-            sizes = []
-            for r in got:
-                r.finished()
-                sizes.append(r.request.sizes()["responseBodySize"])
+            urls = [r.url for r in got]
             browser.close()
+        # the bytes as sent, asked again with the browser's Accept-Encoding (the protocol's own body size
+        # reads 0 on some Chromium builds when the body came in one chunk)
+        sizes = []
+        for u in urls:
+            with urllib.request.urlopen(urllib.request.Request(u, headers={"Accept-Encoding": "gzip"}),
+                                        timeout=30) as r:
+                sizes.append(len(r.read()))
     finally:
         proc.terminate()
         proc.wait(20)
