@@ -13,7 +13,7 @@ per extra camera (feed, rule state, latest JPEG), the shared model not counted.
 ``--celery`` adds ``celery_scaling``: 4 cameras through two Celery workers ÷ through one (Redis on
 loopback, one torch thread per worker; takes minutes).
 
-    .venv/bin/python bench/forest_fire.py [--frames 10] [--rounds 4] [--cameras 6] [--model PT] [--celery]
+    .venv/bin/python bench/forest_fire.py [--quick] [--frames 10] [--rounds 4] [--cameras 6] [--model PT] [--celery]
 
 Uses the shipped weights (twin_models/forest_fire/smoke_yolo11n.pt), else the newest training
 checkpoint. Last line: one JSON object.
@@ -204,7 +204,11 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--celery", action="store_true", help="also measure celery_scaling (takes minutes)")
     ap.add_argument("--celery-frames", type=int, default=10, help="frames per camera per celery measurement")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 4 frames, 1 round, 2 cameras (no --celery); its figures say little")
     args = ap.parse_args()
+    if args.quick:
+        args.frames, args.rounds, args.cameras, args.celery = min(args.frames, 4), 1, min(args.cameras, 2), False
     model = args.model or (SHIPPED_MODEL if SHIPPED_MODEL.exists() else newest_checkpoint())
     if model is None or not Path(model).exists():
         print(json.dumps({"error": "no smoke model (shipped or checkpoint)"}))
@@ -217,7 +221,8 @@ def main() -> int:
     video = write_video(tmp / "bench.avi", frames)
     res = pipeline_vs_bare(det, settings, video, args.rounds)
     res["mb_per_camera"] = memory_per_camera(det, settings, video, args.cameras)
-    res.update({"model": str(model), "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2)})
+    res.update({"model": str(model), "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2),
+                "quick": args.quick})
     if args.celery:
         res.update(celery_scaling(video, Path(model), settings, args.celery_frames))
     shutil.rmtree(tmp, ignore_errors=True)

@@ -7,7 +7,7 @@ polygon of each station's area). Reference, in the same run: ONE networkx
 ``isochrone_ratio`` = areas time ÷ reference time (aim <= 2). Best of ``--repeat`` runs each.
 The last line printed is one JSON object.
 
-    .venv/bin/python bench/isochrone.py [--stations 50] [--edges 50000] [--repeat 3]
+    .venv/bin/python bench/isochrone.py [--quick] [--stations 50] [--edges 50000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def main() -> None:
     ap.add_argument("--edges", type=int, default=50_000)
     ap.add_argument("--minutes", type=float, default=15.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="a smoke run (seconds): 10 stations, ~5,000 edges, 1 repeat")
     a = ap.parse_args()
+    if a.quick:
+        a.stations, a.edges, a.repeat = min(a.stations, 10), min(a.edges, 5000), 1
     g = graph_with_edges(a.edges)
     t0 = time.perf_counter()
     net = RoadNetwork(g)
@@ -70,7 +73,7 @@ def main() -> None:
            "networkx_multi_source_ms": round(min(ref) * 1000, 1), "index_build_ms": round(index_ms, 1),
            "covered_nodes": covered, "networkx_covered_nodes": len(nxd), "agree": agree,
            "polygons": sum(1 for ar in areas if ar.polygon),
-           "isochrone_ratio": round(min(ours) / min(ref), 3)}
+           "isochrone_ratio": round(min(ours) / min(ref), 3), "quick": a.quick}
     print(f"{a.stations} stations, {out['edges']} edges: areas {out['areas_ms']} ms, "
           f"networkx multi-source {out['networkx_multi_source_ms']} ms")
     print(json.dumps(out))

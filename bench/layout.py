@@ -3,8 +3,10 @@
 The twinboard side is screen_layout(dashboard, host, "zh_CN") for config/dashboards/demo.yaml,
 with a Host started on a temporary SQLite database (run_sources=False). The hand-written side
 is the same html.Div/Span/H1/A + dcc.Interval/dcc.Store tree with every title, position, id and
-interval written in as literals. The two trees are checked to serialise to identical JSON, then
-each build is timed --reps times (alternating) and the medians compared.
+interval written in as literals: per panel its timer and the Stores screen_layout gives it (meta, deck
+scene, the scene the browser holds, a "render now" poke), and the screen's map-selection Store (none of
+the demo's panels follows the selection, so no data-follows mark). The two trees are checked to serialise
+to identical JSON, then each build is timed --reps times (alternating) and the medians compared.
 
     .venv/bin/python bench/layout.py [--quick] [--reps N]
 
@@ -34,7 +36,7 @@ from core.settings import load_settings  # noqa: E402
 
 def _ids(key: str) -> dict[str, dict[str, str]]:
     return {part: {"type": f"tb-{part}", "panel": f"demo/{key}"}
-            for part in ("tick", "meta", "body", "fresh", "deck", "deckhost", "frame")}
+            for part in ("tick", "meta", "body", "fresh", "deck", "deckhost", "frame", "have", "poke")}
 
 
 def _frame(key: str, panel: str, title: str, x: int, y: int, w: int, h: int,
@@ -55,6 +57,8 @@ def _frame(key: str, panel: str, title: str, x: int, y: int, w: int, h: int,
             dcc.Interval(id=ids["tick"], interval=interval_ms, n_intervals=0),
             dcc.Store(id=ids["meta"], data={"uid": "demo", "key": key, "locale": "zh_CN"}),
             dcc.Store(id=ids["deck"]),
+            dcc.Store(id=ids["have"]),      # the deck scene the browser holds (patches), and a "render now" poke
+            dcc.Store(id=ids["poke"]),
         ])
 
 
@@ -82,6 +86,7 @@ def handwritten_layout() -> html.Div:
                      _frame("alerts", "alerts.list", "实时报警", 500, 820, 920, 240, 1000),
                      _frame("levels", "alerts.summary", "报警分级统计", 1440, 104, 460, 220, 2000),
                      _frame("pressure", "demo_sensors.trend", "储罐压力与温度", 1440, 340, 460, 720, 2000),
+                     dcc.Store(id="tb-select"),     # the last map pick, which selection-following panels read
                  ]),
     ])
 
@@ -101,10 +106,10 @@ def count_components(node: object) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=3000)
-    ap.add_argument("--quick", action="store_true", help="500 repetitions")
+    ap.add_argument("--quick", action="store_true", help="200 repetitions (a smoke run)")
     a = ap.parse_args()
     if a.quick:
-        a.reps = min(a.reps, 500)
+        a.reps = min(a.reps, 200)
 
     with tempfile.TemporaryDirectory(prefix="tb-bench-layout-") as tmp:
         settings = load_settings(database_url=f"sqlite:///{Path(tmp) / 'layout.sqlite'}", run_sources=False)
@@ -114,11 +119,16 @@ def main() -> None:
         try:
             dashboard, _ = load_dashboards(settings.path(settings.dashboards_dir))["demo"]
             ours, theirs = screen_layout(dashboard, host, "zh_CN"), handwritten_layout()
-            assert as_json(ours) == as_json(theirs), "the hand-written tree differs from screen_layout's"
+            got, want = as_json(ours), as_json(theirs)
+            if got != want:
+                at = next((i for i, (x, y) in enumerate(zip(got, want)) if x != y), min(len(got), len(want)))
+                raise SystemExit("the hand-written tree differs from screen_layout's (has screen_layout changed?) "
+                                 f"at character {at}:\n  screen_layout: …{got[max(0, at - 150):at + 150]}…\n"
+                                 f"  hand-written:  …{want[max(0, at - 150):at + 150]}…")
             print(f"layout: demo dashboard, {len(dashboard.panels)} panels, {count_components(ours)} components; "
                   f"host started in {start_s:.2f} s (run_sources=False); trees serialise identically")
 
-            for _ in range(200):  # warm-up
+            for _ in range(50 if a.quick else 200):  # warm-up
                 screen_layout(dashboard, host, "zh_CN")
                 handwritten_layout()
             tb_us: list[float] = []

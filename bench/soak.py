@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/soak.py                # 45 s smoke run (under a minute)
     .venv/bin/python bench/soak.py --minutes 30   # the real soak
+    .venv/bin/python bench/soak.py --quick        # seconds, for the tests: its figures say nothing
+
+Last line: one JSON object: ``server_rss_mb_start`` / ``server_rss_mb_end`` (the server and its children),
+``js_heap_mb_start`` / ``js_heap_mb_end`` (the page's used JS heap), their ratios (``server_rss_ratio``,
+``js_heap_ratio``), DOM nodes, ``map_updates`` (deck renders seen) and the MB-per-hour slopes over the
+second half of the run.
 
 Panels refresh every 0.5 s (4-6x the demo's cadence) and the simulator writes every 0.1 s (10x), so
 30 minutes here stand for several hours on a wall. Memory is sampled after a forced GC in the page.
@@ -64,7 +70,10 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=0.75)
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds before the start sample")
     ap.add_argument("--panels", default="", help="only these panel keys of the demo (to find a leak)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run for the tests: 3 s warm-up, 6 s run")
     args = ap.parse_args()
+    if args.quick:
+        args.minutes, args.warmup = min(args.minutes, 0.1), min(args.warmup, 3.0)
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="twinboard-soak-"))
     proc, url = start(tmp, set(filter(None, args.panels.split(","))) or None)
@@ -99,7 +108,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({"minutes": args.minutes,
+    print(json.dumps({"minutes": args.minutes, "quick": args.quick,
                       "server_rss_mb_start": round(first["server_rss_mb"], 1),
                       "server_rss_mb_end": round(last["server_rss_mb"], 1),
                       "js_heap_mb_start": round(first["js_heap_mb"], 1),

@@ -6,17 +6,20 @@ manifest declares the range of it that it supports, e.g. ``api_version = ">=1.0,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pluggy
 
 from core import PLUGIN_API_VERSION
 from core.data.store import LatestValue, Store
-from core.data.twin import Alert, Entity, Incident, IncidentEvent, WarningPublication
+from core.data.twin import Alert, AuditEntry, Entity, Incident, IncidentEvent, WarningPublication
 from core.errors import ConfigError, PluginError, TwinboardError
 from core.geo.gis_import import imported_dem, imported_roads
 from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, MapLayerSpec, PanelSpec, ProcessSpec,
                                         Reading, RouteSpec, Severity, SourceSpec, ThresholdRule)
-from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, PluginStateChanged,
-                              ReadingsIngested, VideoDetection, WallModeChanged)
+from core.plugins.contributions import DEFAULT_ALERT_MESSAGE, Position
+from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, HazardReported,
+                              PluginStateChanged, ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
 from core.runtime.wall import WallModeError, set_wall_mode, wall_state
 from core.web.auth import current_identity
@@ -28,10 +31,23 @@ from core.yamlfile import load_yaml
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
 
+
+def open_configured_store(config: str | Path | None = None) -> Store:
+    """The twin store the settings file names, its schema brought up to date.
+
+    ``config`` is the settings file (default: ``TWINBOARD_CONFIG``, else ``config/default.yaml``), as
+    ``twinboard --config FILE`` passes it in ``args.config``. For plugin commands
+    (``register_commands``), which run without a host: ``store = open_configured_store(args.config)``.
+    """
+    from core.data.store import open_store
+    from core.settings import load_settings
+    return open_store(load_settings(Path(config) if config is not None else None).url)
+
+
 __all__ = [
     "PLUGIN_API_VERSION", "hookimpl",
     "AlertAcknowledged", "AlertClosed", "AlertRaised", "Bus", "Event", "PluginStateChanged",
-    "ReadingsIngested", "VideoDetection", "WallModeChanged", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec",
+    "ReadingsIngested", "VideoDetection", "WallModeChanged", "HazardReported", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec",
     "ProcessSpec", "Reading",
     "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
     "TwinboardError", "PanelContext", "Selection", "SourceContext", "LatestValue", "Store",
@@ -42,6 +58,12 @@ __all__ = [
     "WallModeError", "set_wall_mode", "wall_state",
     # who is signed in (in a plugin route), zh/en text as dashboards use it, YAML with line numbers
     "current_identity", "LocalizedText", "load_yaml",
+    # an audit entry written together with rows (Store.upsert(rows, audit=AuditEntry(...))); the store of the
+    # settings file for plugin commands, which run without a host
+    "AuditEntry", "open_configured_store",
+    # moving entities (SourceContext.move, Store.move: tracks drawn by PanelSpec.tracks); a ThresholdRule's message
+    # when it has no template of its own
+    "Position", "DEFAULT_ALERT_MESSAGE",
     # maps: layers on the district one map (register_map_layers), Chinese labels with the bundled font
     "MapLayerSpec", "text_layer", "FONT_FAMILY",
     # the bureau's own GIS data (twinboard gis import): the road network's topology, the DEM

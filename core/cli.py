@@ -8,32 +8,34 @@ import sys
 from pathlib import Path
 
 from core.errors import TwinboardError
-from core.data.users import UserError
+from core.data.users import ALL_ROLES, UserError
 
 
 def _check_config(args: argparse.Namespace) -> int:
     """Validate settings, dashboards, playlists, manifests, twin files and every panel reference."""
-    from core.web.dashboards import load_dashboards, load_playlists
+    from core.web.dashboards import load_dashboards, load_playlists, load_plugin_dashboards
     from core.runtime.host import Host
     from core.plugins.manager import PluginStatus
     from core.settings import load_settings
     from core.yamlfile import load_yaml
     settings = load_settings(args.config, run_sources=False, database_url="sqlite://")
     boards = load_dashboards(settings.path(settings.dashboards_dir))
+    host = Host(settings)
+    boards = {**load_plugin_dashboards(host.plugins, boards), **boards}   # plugins' own dashboards too
     load_playlists(settings.path(settings.playlists_file), boards)
-    host = Host(settings).start()
+    host.start()
     problems = []
     for name, rec in sorted(host.plugins.records.items()):
         if rec.status in (PluginStatus.FAILED, PluginStatus.INCOMPATIBLE):
             problems.append(f"plugin {name} ({rec.location}): {rec.status.value}: {rec.error}")
     offered = host.all_panels()
     for uid, (board, path) in sorted(boards.items()):
-        doc = load_yaml(path)
+        doc = load_yaml(path) if isinstance(path, Path) else None
         for i, p in enumerate(board.panels):
             if p.panel not in offered:
-                line = doc.line_of(["panels", i, "panel"])
-                problems.append(f"{path}:{line}: field 'panels.{i}.panel': unknown panel {p.panel!r} "
-                                f"(offered: {', '.join(sorted(offered)) or 'none'})")
+                line = doc.line_of(["panels", i, "panel"]) if doc else None
+                problems.append(f"{path}{f':{line}' if line else ''}: field 'panels.{i}.panel': unknown panel "
+                                f"{p.panel!r} (offered: {', '.join(sorted(offered)) or 'none'})")
     host.stop()
     for p in problems:
         print(f"twinboard: {p}", file=sys.stderr)
@@ -60,9 +62,32 @@ def _plugins_list(args: argparse.Namespace) -> int:
 
 
 def _new_plugin(args: argparse.Namespace) -> int:
-    from core.plugins.scaffold import scaffold_plugin
-    path = scaffold_plugin(args.name, args.dest)
+    from core.plugins.scaffold import scaffold_package, scaffold_plugin
+    if args.package:
+        path = scaffold_package(args.name, args.dest or Path("."))
+        print(f"created {path}; install it with: .venv/bin/pip install {path}  "
+              f"(tests: .venv/bin/python -m pytest {path / 'tests'})")
+        return 0
+    path = scaffold_plugin(args.name, args.dest or Path("plugins"))
     print(f"created {path}; run its test with: .venv/bin/python -m pytest {path / 'tests'}")
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    """docs api: write (or with --check compare) the plugin API reference generated from core.api."""
+    from core.apiref import render_api_reference
+    text = render_api_reference()
+    out: Path = args.out
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
+        if current != text:
+            print(f"twinboard: {out} is out of date; run `twinboard docs api` and commit it", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} ({text.count(chr(10))} lines)")
     return 0
 
 
@@ -92,17 +117,17 @@ def _user(args: argparse.Namespace) -> int:
     users = Users(open_store(load_settings(args.config).url))
     actor = "cli"
     if args.user_command == "add":
-        users.add(args.name, _read_password(args), args.role, actor)
-        print(f"user {args.name} added with role {args.role}")
+        users.add(args.name, _read_password(args), args.role, actor, scope=args.scope)
+        print(f"user {args.name} added with role {args.role}" + (f" ({args.scope})" if args.scope else ""))
     elif args.user_command == "passwd":
         users.set_password(args.name, _read_password(args), actor)
         print(f"password of {args.name} changed")
-    elif args.user_command == "role":
-        users.set_role(args.name, args.role, actor)
-        print(f"{args.name} is now {args.role}")
+    elif args.user_command in ("role", "set-role"):
+        users.set_role(args.name, args.role, actor, scope=args.scope)
+        print(f"{args.name} is now {args.role}" + (f" ({args.scope})" if args.scope else ""))
     else:
         for u in users.all():
-            print(f"{u.username:<24} {u.role}")
+            print(f"{u.username:<24} {u.role}" + (f"  {u.scope}" if u.scope else ""))
     return 0
 
 
@@ -196,24 +221,37 @@ def build_parser() -> argparse.ArgumentParser:
     pl = psub.add_parser("list", help="every discovered plugin with version and state")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(fn=_plugins_list)
-    n = sub.add_parser("new-plugin", help="scaffold a working plugin folder with a test")
+    n = sub.add_parser("new-plugin", help="scaffold a working plugin folder (or, with --package, an installable "
+                                          "package) with a test")
     n.add_argument("name")
-    n.add_argument("--dest", type=Path, default=Path("plugins"))
+    n.add_argument("--package", action="store_true",
+                   help="an installable package twinboard-<name>/ (pyproject with the entry point, plugin.toml and a "
+                        "dashboard as package data, tests) instead of a folder plugin")
+    n.add_argument("--dest", type=Path, default=None, help="where to create it (default plugins/, with --package .)")
     n.set_defaults(fn=_new_plugin)
+    dc = sub.add_parser("docs", help="generated documentation")
+    dcsub = dc.add_subparsers(dest="docs_command", required=True)
+    from core.settings import PROJECT_ROOT
+    da = dcsub.add_parser("api", help="write docs/api.md, the plugin API reference, from core.api's docstrings")
+    da.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "api.md")
+    da.add_argument("--check", action="store_true", help="only compare; exit 1 when the file is out of date")
+    da.set_defaults(fn=_docs)
     d = sub.add_parser("db", help="database commands")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("init", help="create the tables (idempotent)").set_defaults(fn=_db_init)
-    u = sub.add_parser("user", help="users and roles (viewer, manager, admin)")
+    u = sub.add_parser("user", help="users and roles (viewer, manager, admin; scoped: field --scope grid:ID)")
     usub = u.add_subparsers(dest="user_command", required=True)
     for cmd, helptext in (("add", "add a user"), ("passwd", "set a user's password"), ("role", "set a user's role"),
                           ("list", "list users")):
-        c = usub.add_parser(cmd, help=helptext)
+        c = usub.add_parser(cmd, help=helptext, aliases=["set-role"] if cmd == "role" else [])
         if cmd != "list":
             c.add_argument("name")
         if cmd == "role":
-            c.add_argument("role", choices=("viewer", "manager", "admin"))
+            c.add_argument("role", choices=ALL_ROLES)
         if cmd == "add":
-            c.add_argument("--role", default="viewer", choices=("viewer", "manager", "admin"))
+            c.add_argument("--role", default="viewer", choices=ALL_ROLES)
+        if cmd in ("add", "role"):
+            c.add_argument("--scope", default=None, help="a scoped role's scope, e.g. grid:gp.grid.haimen-1 for field")
         if cmd in ("add", "passwd"):
             c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         c.set_defaults(fn=_user)

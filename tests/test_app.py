@@ -30,13 +30,14 @@ def test_health_reports_plugins_and_sources(make_twin_app) -> None:
     assert set(demo["sources"]["simulator"]) >= {"last_heartbeat", "last_data"}
 
 
-def test_panel_exception_shows_error_card_and_fails_only_its_plugin(make_twin_app) -> None:
+def test_panel_exception_shows_error_card_on_that_panel_only(make_twin_app) -> None:
     app = make_twin_app(plugins=_plugins(), dashboards=[dashboard("d", OK_PANEL, BAD_PANEL)])
     host = app.server.config["TWINBOARD_HOST"]
     boards = {"d": _board(app)}
     body, _, _, cls = render_screen_panel(host, boards, {"uid": "d", "key": "bad", "locale": "en"})
     assert "tb-panel-error" in cls and "panel bug" in str(body)
-    assert host.plugins.records["bad"].status == PluginStatus.FAILED
+    # the panel's fault is its own (tests/test_panel_failures.py): its plugin keeps running
+    assert host.plugins.records["bad"].status == PluginStatus.ENABLED
     body, _, _, cls = render_screen_panel(host, boards, {"uid": "d", "key": "ok", "locale": "en"})
     assert body == "fine" and "error" not in cls
 

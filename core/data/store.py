@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from core.data import twin
-from core.plugins.contributions import AlertDraft
+from core.plugins.contributions import AlertDraft, Position
 from core.plugins.contributions import Reading as ReadingIn
 from core.errors import StoreError
 
@@ -191,11 +191,15 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(twin.Reading.__table__)).scalar_one())
 
     # -- sites and entities ----------------------------------------------------------------
-    def upsert(self, rows: Sequence[SQLModel]) -> int:
-        """Insert or update sites/entities/relations by primary key (idempotent loading)."""
+    def upsert(self, rows: Sequence[SQLModel], *, audit: twin.AuditEntry | None = None) -> int:
+        """Insert or update sites/entities/relations by primary key (idempotent loading), in one
+        transaction: all rows are stored or none. With ``audit``, that audit entry is written in the
+        same transaction, so a change and its record in the audit log stand or fall together."""
         with self.session() as db:
             for row in rows:
                 db.merge(row)
+            if audit is not None:
+                db.add(audit)
             db.commit()
         return len(rows)
 
@@ -218,12 +222,100 @@ class Store:
             return db.get(twin.Entity, entity_id)
 
     def sites(self) -> list[twin.Site]:
+        """Every site, by id."""
         with self.session() as db:
             return list(db.scalars(select(twin.Site).order_by(twin.Site.id)).all())
 
+    # -- moving entities: positions and tracks -------------------------------------------------
+    def move(self, entity_id: str, lon: float, lat: float, ts: float | None = None, *,
+             heading_deg: float | None = None, speed_kmh: float | None = None) -> int:
+        """Record that ``entity_id`` was at (``lon``, ``lat``) at ``ts`` (default now); see ``move_many``."""
+        return self.move_many([Position(entity_id, time.time() if ts is None else ts, lon, lat,
+                                        heading_deg, speed_kmh)])
+
+    def move_many(self, positions: Sequence[Position]) -> int:
+        """Store a batch of positions in one transaction: each a point of its entity's track, and the
+        newest of each entity (if newer than what the entity shows) its ``Entity.geometry`` Point.
+
+        Every entity must exist (``upsert`` it first, e.g. from a twin file) and every position be
+        finite, lon in -180..180 and lat in -90..90; otherwise StoreError names the position
+        (index, entity, field) and nothing of the batch is stored. A re-delivered (entity, ts) is
+        ignored. Returns the number of new track points.
+        """
+        positions = list(positions)
+        for i, p in enumerate(positions):
+            for name, lo, hi in (("ts", None, None), ("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
+                v = getattr(p, name)
+                if not isinstance(v, (int, float)) or not math.isfinite(v) or (lo is not None and not lo <= v <= hi):
+                    raise StoreError(f"position {i} of entity {p.entity_id!r}: field '{name}' is {v!r}"
+                                     + (f", not in {lo:g}..{hi:g}" if lo is not None else ", not a finite number"))
+        if not positions:
+            return 0
+        t, e = twin.TrackPoint.__table__, twin.Entity.__table__
+        ids = sorted({p.entity_id for p in positions})
+        newest: dict[str, Position] = {}
+        for p in positions:
+            if p.entity_id not in newest or p.ts > newest[p.entity_id].ts:
+                newest[p.entity_id] = p
+        with self.engine.begin() as conn:
+            found: set[str] = set()
+            for chunk in _chunks(ids, 500):
+                found.update(i for (i,) in conn.execute(select(e.c.id).where(e.c.id.in_(chunk))))
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise StoreError(f"cannot move unknown entit{'y' if len(missing) == 1 else 'ies'} "
+                                 f"{', '.join(map(repr, missing[:5]))}: upsert the entity (or load its twin file) first")
+            # RETURNING counts the new points on both dialects (executemany's rowcount is -1 on psycopg)
+            result = conn.execute(self._insert(t).on_conflict_do_nothing().returning(t.c.ts),
+                                  [{"entity_id": p.entity_id, "ts": float(p.ts), "lon": float(p.lon),
+                                    "lat": float(p.lat), "heading_deg": p.heading_deg, "speed_kmh": p.speed_kmh}
+                                   for p in positions])
+            written = len(result.all())
+            last = {eid: ts for eid, ts in conn.execute(
+                select(t.c.entity_id, func.max(t.c.ts)).where(t.c.entity_id.in_(ids)).group_by(t.c.entity_id))}
+            for eid, p in newest.items():
+                if p.ts >= last.get(eid, p.ts):
+                    conn.execute(update(e).where(e.c.id == eid).values(
+                        geometry={"type": "Point", "coordinates": [float(p.lon), float(p.lat)]}, updated_at=time.time()))
+        return written
+
+    def track(self, entity_id: str, since: float | None = None, limit: int = 5000) -> list[Position]:
+        """One entity's track, oldest first: at most ``limit`` newest positions at or after ``since``."""
+        return self.tracks([entity_id], since=since, limit=limit).get(entity_id, [])
+
+    def tracks(self, entity_ids: Iterable[str] | None = None, *, kind: str | None = None,
+               since: float | None = None, limit: int = 5000) -> dict[str, list[Position]]:
+        """Tracks by entity id (each oldest first, at most ``limit`` newest positions at or after ``since``)
+        of the given entities, or of every entity of ``kind``, or of every entity that has one."""
+        t, e = twin.TrackPoint.__table__, twin.Entity.__table__
+        q = select(t.c.entity_id, t.c.ts, t.c.lon, t.c.lat, t.c.heading_deg, t.c.speed_kmh)
+        if since is not None:
+            q = q.where(t.c.ts >= since)
+        if kind is not None:
+            q = q.where(t.c.entity_id.in_(select(e.c.id).where(e.c.kind == kind)))
+        out: dict[str, list[Position]] = {}
+        with self.engine.connect() as conn:
+            chunks = _chunks(sorted(set(entity_ids)), 500) if entity_ids is not None else [None]
+            for chunk in chunks:
+                qq = q if chunk is None else q.where(t.c.entity_id.in_(chunk))
+                for row in conn.execute(qq.order_by(t.c.entity_id, t.c.ts)):
+                    out.setdefault(row[0], []).append(Position(*row))
+        return {k: v[-limit:] for k, v in out.items()}
+
+    def trim_tracks(self, older_than: float) -> int:
+        """Delete track points older than ``older_than`` (epoch seconds); returns how many went."""
+        t = twin.TrackPoint.__table__
+        with self.engine.begin() as conn:
+            n = conn.execute(t.delete().where(t.c.ts < older_than)).rowcount
+        return int(n or 0)
+
     # -- alerts ---------------------------------------------------------------------------
     def raise_alert(self, draft: AlertDraft, plugin: str) -> tuple[twin.Alert, bool]:
-        """Open an alert, or escalate the open one of the same (rule, entity). Returns (alert, is_new_or_escalated)."""
+        """Open an alert, or escalate the open one of the same (rule, entity). Returns (alert, is_new_or_escalated).
+
+        An open alert keeps its worst level: a draft at that level or worse replaces its severity,
+        titles, messages and value (and details: when the draft has some, or always on escalation);
+        a milder draft changes nothing (there is no de-escalation; the rule's ``clears`` closes it)."""
         with self.session() as db:
             existing = db.scalars(select(twin.Alert).where(
                 twin.Alert.rule_id == draft.rule_id, twin.Alert.entity_id == draft.entity_id,
@@ -231,17 +323,22 @@ class Store:
             if existing is not None:
                 changed = int(draft.severity) < existing.severity
                 if int(draft.severity) <= existing.severity:
-                    # The alert keeps its worst level; its text follows readings at that level or worse.
+                    # The alert keeps its worst level (a milder draft changes nothing); at that level or
+                    # worse its title, message, value and details follow the draft, so an escalated
+                    # alert reads as its new level (blue → red: the red title, not the blue one).
                     existing.severity = int(draft.severity)
+                    existing.title, existing.title_en = draft.title, draft.title_en
                     existing.value, existing.message = draft.value, draft.message
-                    if draft.details is not None:
+                    existing.message_en = draft.message_en
+                    if draft.details is not None or changed:   # an escalation drops the milder level's evidence
                         existing.details = draft.details
                 db.add(existing)
                 db.commit()
                 return existing, changed
             alert = twin.Alert(plugin=plugin, rule_id=draft.rule_id, entity_id=draft.entity_id,
                                severity=int(draft.severity), title=draft.title,
-                               message=draft.message, value=draft.value, details=draft.details)
+                               message=draft.message, value=draft.value, details=draft.details,
+                               title_en=draft.title_en, message_en=draft.message_en)
             db.add(alert)
             db.commit()
             return alert, True
@@ -286,6 +383,7 @@ class Store:
 
     # -- plugin state and audit -----------------------------------------------------------------
     def plugin_state(self, name: str) -> twin.PluginState | None:
+        """A plugin's stored enabled flag and settings (None before a manager changed either)."""
         with self.session() as db:
             return db.get(twin.PluginState, name)
 
@@ -313,11 +411,13 @@ class Store:
             db.commit()
 
     def audit(self, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> None:
+        """Append one line to the audit log: who did what to which target, from which value to which."""
         with self.session() as db:
             db.add(twin.AuditEntry(actor=actor, action=action, target=target, old=old, new=new))
             db.commit()
 
     def audit_log(self, limit: int = 200) -> list[twin.AuditEntry]:
+        """The newest ``limit`` audit entries, newest first."""
         with self.session() as db:
             q = select(twin.AuditEntry).order_by(twin.AuditEntry.id.desc()).limit(limit)  # type: ignore[union-attr]
             return list(db.scalars(q).all())

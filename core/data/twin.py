@@ -91,11 +91,35 @@ class Alert(SQLModel, table=True):
     message: str = ""
     value: float | None = None
     details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: the English title and message (shown with ?lang=en); empty: the Chinese ones are shown
+    title_en: str = ""
+    message_en: str = ""
     opened_at: float = Field(default_factory=_now, index=True)
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
     closed_at: float | None = None
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang`` ("zh" or "en"; the Chinese one when there is no English one)."""
+        return (self.title_en or self.title) if lang == "en" else self.title
+
+    def message_in(self, lang: str) -> str:
+        """The message in ``lang`` ("zh" or "en"; the Chinese one when there is no English one)."""
+        return (self.message_en or self.message) if lang == "en" else self.message
+
+
+class TrackPoint(SQLModel, table=True):
+    """One position of a moving entity (``Store.move``): its track is its points in time order."""
+
+    __tablename__ = "track_point"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    entity_id: str = Field(primary_key=True, max_length=128)
+    ts: float = Field(primary_key=True)
+    lon: float
+    lat: float
+    heading_deg: float | None = None
+    speed_kmh: float | None = None
 
 
 class Incident(SQLModel, table=True):
@@ -140,13 +164,16 @@ class AuditEntry(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who signs in: viewer (screens), manager (admin, plugins, alerts), admin (users)."""
+    """A person who signs in: viewer (screens), manager (admin, plugins, alerts), admin (users), or a
+    scoped role (``field``: a grid worker) that ranks outside that ladder and holds a ``scope``
+    such as ``grid:gp.grid.haimen-1`` (core.data.users.SCOPED_ROLES)."""
 
     __tablename__ = "user_account"
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, unique=True, max_length=64)
     password_hash: str = Field(max_length=256)
     role: str = Field(default="viewer", max_length=16)
+    scope: str | None = Field(default=None, max_length=160)
     active: bool = True
     created_at: float = Field(default_factory=_now)
 
@@ -309,3 +336,30 @@ class GisRaster(SQLModel, table=True):
     __tablename__ = "gis_raster"
     layer: str = Field(primary_key=True, max_length=16)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SigninLock(SQLModel, table=True):
+    """A sign-in lock (core.web.throttle): too many failed sign-ins for one user name or from one address.
+
+    Active while ``until`` lies ahead and nobody unlocked it; expired and unlocked rows stay as history.
+    """
+
+    __tablename__ = "signin_lock"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)       # "user" or "address"
+    subject: str = Field(max_length=128, index=True)   # the user name as typed, or the client address
+    failures: int
+    locked_at: float = Field(default_factory=_now)
+    until: float = Field(index=True)
+    unlocked_at: float | None = None
+    unlocked_by: str | None = Field(default=None, max_length=64)
+
+
+class RateCounter(SQLModel, table=True):
+    """One fixed-window counter of the ``limits`` library, kept in the database when no Redis is configured
+    (core.web.throttle.SqlCounterStorage), so every process of a deployment counts together."""
+
+    __tablename__ = "rate_counter"
+    key: str = Field(primary_key=True, max_length=255)
+    count: int = 0
+    expires_at: float = 0.0

@@ -34,23 +34,77 @@ SEVERITY_COLORS = {Severity.I: "#e8363b", Severity.II: "#f5852a",
 
 @dataclass(frozen=True)
 class EntityKind:
-    """A kind of twin entity (tank, camera, shelter...) with its map style."""
+    """A kind of twin entity (tank, camera, shelter...) with its map style.
 
+    ``name`` is what twin files and ``Entity.kind`` use (lower_snake_case, at most 32 characters).
+    Kinds are one namespace for the whole host: prefix a kind that is yours alone with your plugin's
+    name (``hazmat_truck``). A kind several plugins mean to share (``camera``, ``shelter``) is declared
+    with ``shared=True`` by each of them, with identical titles, colour and icon; any other second
+    declaration of a name is ignored with a warning (the first plugin, in load order, keeps it).
+    """
+
+    #: what twin files and ``Entity.kind`` say, e.g. "hazmat_truck"
     name: str
     title_zh: str
     title_en: str
+    #: map and legend colour, "#rrggbb"
     color: str = "#4cc3ff"
+    #: an icon name for the map (informational)
     icon: str = ""
+    #: other plugins may declare the same kind (identically, also with ``shared=True``)
+    shared: bool = False
+
+    def same_definition(self, other: EntityKind) -> bool:
+        """True when ``other`` declares this kind with the same titles, colour and icon."""
+        return (self.name, self.title_zh, self.title_en, self.color, self.icon) == \
+            (other.name, other.title_zh, other.title_en, other.color, other.icon)
+
+
+def merge_entity_kinds(plugin: str, kinds: Iterable[EntityKind],
+                       taken: dict[str, tuple[str, EntityKind]]) -> tuple[list[EntityKind], list[str]]:
+    """(accepted kinds, warnings) for ``plugin``'s declarations, given the kinds other plugins hold
+    (``taken``: kind name -> (plugin, EntityKind)).
+
+    A name nobody holds is accepted. A name another plugin holds is accepted only when both declare it
+    ``shared=True`` with the same definition; otherwise it is ignored and a warning says why.
+    """
+    accepted: list[EntityKind] = []
+    warnings: list[str] = []
+    for kind in kinds:
+        if not isinstance(kind, EntityKind):
+            warnings.append(f"plugin {plugin}: register_entity_kinds returned {kind!r}, not an EntityKind; ignored")
+            continue
+        held = taken.get(kind.name)
+        if held is None:
+            accepted.append(kind)
+            continue
+        owner, theirs = held
+        if kind.shared and theirs.shared and kind.same_definition(theirs):
+            accepted.append(kind)
+        elif kind.shared and theirs.shared:
+            warnings.append(f"plugin {plugin}: shared entity kind {kind.name!r} differs from {owner}'s declaration "
+                            f"({theirs!r}); ignored")
+        else:
+            warnings.append(f"plugin {plugin}: entity kind {kind.name!r} is already declared by {owner}; ignored "
+                            f"(prefix kinds with the plugin name, or declare a common kind shared=True in both)")
+    return accepted, warnings
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One value of one metric of one entity at one time (epoch seconds, UTC)."""
+    """One value of one metric of one entity at one time (epoch seconds, UTC).
 
+    Sources return or ``ctx.ingest`` them; re-delivering the same (entity, metric, ts) is ignored.
+    """
+
+    #: the twin entity measured, e.g. "tank_levels.t1"
     entity_id: str
+    #: what is measured, lower_snake_case, e.g. "level", "speed_kmh"
     metric: str
+    #: when, epoch seconds (UTC)
     ts: float
     value: float
+    #: shown after the value, e.g. "%", "km/h"
     unit: str = ""
 
 
@@ -74,6 +128,23 @@ def _reading_setters() -> Callable[..., None]:
 Reading.__init__ = _reading_setters()  # type: ignore[method-assign]
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a moving entity (a truck, a boat, a patrol) was at one time: WGS-84 degrees, epoch seconds.
+
+    Sources store them with ``ctx.move(positions)`` (or ``Store.move``): each becomes a point of the
+    entity's track and, when it is the newest, the entity's geometry. ``heading_deg`` (0 = north,
+    clockwise) and ``speed_kmh`` are optional.
+    """
+
+    entity_id: str
+    ts: float
+    lon: float
+    lat: float
+    heading_deg: float | None = None
+    speed_kmh: float | None = None
+
+
 @dataclass(frozen=True)
 class PanelSpec:
     """A panel a plugin offers; dashboards place it by ``id`` ("plugin.panel").
@@ -83,13 +154,20 @@ class PanelSpec:
     so the host can tell how fresh the panel is.
     """
 
+    #: "<plugin>.<panel>"; dashboards place the panel by it
     id: str
+    #: the default panel title (a placement may override it)
     title_zh: str
     title_en: str
+    #: render(ctx: PanelContext) -> a Dash component, or a pydeck.Deck / deck.gl JSON dict for kind="deck"
     render: Callable[[Any], Any]  # (PanelContext) -> Dash component
+    #: names of this plugin's sources whose data it shows (for the freshness badge)
     sources: Sequence[str] = ()
+    #: render cadence in seconds (a placement's refresh_s overrides it)
     refresh_s: float = 5.0
+    #: options merged under the placement's ``options:``
     default_options: dict[str, Any] = field(default_factory=dict)
+    #: age after which the frame shows "stale" (default: the dashboard's stale_after_s)
     stale_after_s: float | None = None
     #: clientside kind: "html" (server-rendered children) or "deck" (a pydeck JSON spec)
     kind: str = "html"
@@ -99,6 +177,11 @@ class PanelSpec:
     basemap: bool = False
     #: a deck panel that also shows the layers plugins add through ``register_map_layers`` (the one map)
     map_layers: bool = False
+    #: entity kinds whose moving entities the host draws on this deck panel: each at its latest position
+    #: and its recent track (``Store.move``) as a path
+    tracks: Sequence[str] = ()
+    #: how far back the drawn tracks reach, in seconds (a placement's option ``track_s`` overrides it)
+    track_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -139,9 +222,13 @@ class SourceSpec:
     returns when ``ctx.stopping`` is set). Exceptions restart it with back-off.
     """
 
+    #: unique within the plugin; heartbeats and PanelSpec.sources name it
     name: str
+    #: seconds between ``poll`` calls
     interval_s: float = 1.0
+    #: poll(ctx: SourceContext) -> readings (or None), called every interval_s
     poll: Callable[[Any], Iterable[Reading] | None] | None = None  # (SourceContext) -> readings
+    #: run(ctx: SourceContext) -> None, a loop that returns once ctx.stopping is set
     run: Callable[[Any], None] | None = None  # (SourceContext) -> None
 
     def __post_init__(self) -> None:
@@ -151,16 +238,48 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class AlertDraft:
-    """An alert a rule wants raised; the host de-duplicates it per (rule, entity)."""
+    """An alert a rule wants raised; the host de-duplicates it per (rule, entity).
 
+    ``title`` and ``message`` are the Chinese texts (shown by default), ``title_en`` and ``message_en``
+    the English ones (shown with ``?lang=en``; empty: the Chinese text is shown there too).
+    """
+
+    #: the rule's id, "<plugin>.<rule>": one open alert per (rule_id, entity_id)
     rule_id: str
     entity_id: str
     severity: Severity
+    #: the Chinese title
     title: str
+    #: the Chinese message
     message: str = ""
+    #: the value that raised it
     value: float | None = None
     #: evidence kept with the alert (JSON-able): e.g. {"box": [...], "snapshot": "/plugins/..."}
     details: dict[str, Any] | None = None
+    #: the English title (empty: the Chinese one is shown)
+    title_en: str = ""
+    #: the English message (empty: the Chinese one is shown)
+    message_en: str = ""
+
+
+#: the message a ThresholdRule writes when it has no template of its own
+DEFAULT_ALERT_MESSAGE = "{metric_id}={value:g}{unit} (limit {limit:g})"
+
+
+class _AlertFields(dict):  # type: ignore[type-arg]
+    """Format fields of an alert message; a field the template names but nobody gave shows as "{name}"."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def format_alert_message(template: str, **fields: Any) -> str:
+    """``template`` formatted with ``fields`` (``str.format`` syntax); ValueError names the template when its
+    format specs do not fit the values (e.g. ``{entity:.1f}``)."""
+    try:
+        return template.format_map(_AlertFields(fields))
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ValueError(f"alert message template {template!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -170,19 +289,52 @@ class ThresholdRule:
     ``limits`` maps a severity to its limit, e.g. {Severity.III: 50, Severity.II: 80}.
     The most severe limit crossed wins; a value back inside ``clear_ratio`` of the
     lowest limit clears the alert.
+
+    ``title_zh``/``title_en`` become the alert's Chinese and English titles. ``message_zh``/``message_en``
+    are ``str.format`` templates of its message, with the fields ``value``, ``unit``, ``limit``, ``metric``
+    (``metric_zh``/``metric_en``, the metric's label in that language, or the metric's id), ``metric_id``,
+    ``entity`` (the entity's name in that language, or its id), ``entity_id`` and ``level`` (I–IV), e.g.
+    ``"{entity} 车速 {value:.0f} {unit}，超过限值 {limit:g}"``. Without one the message is
+    ``DEFAULT_ALERT_MESSAGE`` (``speed_kmh=77.8km/h (limit 75)``); an English template falls back to the
+    Chinese one.
     """
 
+    #: "<plugin>.<rule>"
     id: str
+    #: the metric of the readings it looks at
     metric: str
+    #: severity -> limit, e.g. {Severity.III: 50, Severity.II: 80}
     limits: dict[Severity, float]
+    #: the alert's titles
     title_zh: str
     title_en: str
+    #: alert when the value is at or below the limits (e.g. a low water level) instead of at or above
     below: bool = False
+    #: only entities whose id starts with this
     entity_prefix: str = ""
+    #: the alert clears once the value is back past the lowest limit times this (divided by it when ``below``)
     clear_ratio: float = 0.95
+    #: message templates (see above); empty: DEFAULT_ALERT_MESSAGE
+    message_zh: str = ""
+    message_en: str = ""
+    #: the metric's label in the messages' {metric} field; empty: the metric's id
+    metric_zh: str = ""
+    metric_en: str = ""
 
-    def evaluate(self, readings: Sequence[Reading]) -> list[AlertDraft]:
-        """Alerts for the readings of this rule's metric that cross a limit."""
+    def __post_init__(self) -> None:
+        sample = {"value": 1.0, "unit": "", "limit": 1.0, "metric": "", "metric_id": self.metric, "entity": "",
+                  "entity_id": "", "level": "I"}
+        for template in (self.message_zh, self.message_en):
+            if template:  # a broken template is the rule author's error, found when the rule is made
+                format_alert_message(template, **sample)
+
+    def evaluate(self, readings: Sequence[Reading],
+                 entity_name: Callable[[str, str], str] | None = None) -> list[AlertDraft]:
+        """Alerts for the readings of this rule's metric that cross a limit.
+
+        ``entity_name(entity_id, lang)`` gives the ``{entity}`` field of the message templates ("zh" or
+        "en"); the host passes one that reads the twin store. Without it ``{entity}`` is the entity id.
+        """
         out: list[AlertDraft] = []
         ordered = sorted(self.limits.items(), key=lambda kv: kv[0])  # I first
         for r in readings:
@@ -191,10 +343,24 @@ class ThresholdRule:
             for sev, limit in ordered:
                 crossed = r.value <= limit if self.below else r.value >= limit
                 if crossed:
-                    out.append(AlertDraft(self.id, r.entity_id, sev, self.title_zh,
-                                          f"{r.metric}={r.value:g}{r.unit} (limit {limit:g})", r.value))
+                    zh, en = self.messages(r, sev, limit, entity_name)
+                    out.append(AlertDraft(self.id, r.entity_id, sev, self.title_zh, zh, r.value,
+                                          title_en=self.title_en, message_en=en))
                     break
         return out
+
+    def messages(self, reading: Reading, severity: Severity, limit: float,
+                 entity_name: Callable[[str, str], str] | None = None) -> tuple[str, str]:
+        """(Chinese, English) message of an alert on ``reading`` at ``severity``, from the templates."""
+        out = []
+        for lang, template, label in (("zh", self.message_zh, self.metric_zh),
+                                      ("en", self.message_en or self.message_zh, self.metric_en or self.metric_zh)):
+            wants_name = entity_name is not None and "{entity" in (template or "").replace("{entity_id", "")
+            entity = (entity_name(reading.entity_id, lang) if wants_name else "") or reading.entity_id
+            out.append(format_alert_message(template or DEFAULT_ALERT_MESSAGE, value=reading.value, unit=reading.unit,
+                                            limit=limit, metric=label or self.metric, metric_id=self.metric,
+                                            entity=entity, entity_id=reading.entity_id, level=severity.name))
+        return out[0], out[1]
 
     def clears(self, reading: Reading) -> bool:
         """True when ``reading`` is back inside the safe band."""
@@ -206,18 +372,30 @@ class ThresholdRule:
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """A Flask route a plugin adds, mounted under ``/plugins/<plugin>/``.
+    """A Flask route a plugin adds, mounted under ``/plugins/<plugin>/`` (``mobile=True``: under ``/m/``).
 
     Anyone who may see the screens may call it; ``role`` ("viewer", "manager",
     "admin") demands a signed-in user of at least that role. State-changing
     methods need the CSRF header like every other request.
+
+    ``scoped_roles`` names the scoped roles (``"field"``...) that may also call it: a scoped user
+    is refused (403, audited) on every route that does not name its role, and sees no screen.
+    ``mobile=True`` mounts the route at ``/m/<rule>`` (a phone page; the first such GET route of a
+    scoped role is where its users land after signing in). ``max_bytes`` lets this route take a
+    request body larger than the host's 256 kB (uploads); bigger ones get 413.
     """
 
+    #: a Werkzeug rule under /plugins/<plugin>/, e.g. "levels.csv" or "tank/<tank_id>"
     rule: str
+    #: the Flask view; gets the rule's variables as keyword arguments
     view_func: Callable[..., Any]
     methods: Sequence[str] = ("GET",)
     endpoint: str | None = None
+    #: the least role a signed-in user needs ("viewer", "manager", "admin"); None: whoever may see the screens
     role: str | None = None
+    scoped_roles: Sequence[str] = ()
+    mobile: bool = False
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,19 @@ def register_panels(settings: Any) -> list[PanelSpec]:
 
 
 @hookspec
+def register_dashboards() -> list[Path | dict[str, Any]]:
+    """Return dashboards this plugin ships: paths of dashboard YAML files, or dashboards as dicts.
+
+    The host also loads every ``*.yaml`` in the ``dashboards/`` folder beside the plugin's
+    ``__init__.py`` without this hook; use it for dashboards kept elsewhere or built in code. They are
+    read when the app is created, validated like ``config/dashboards/*.yaml`` (an error marks the plugin
+    failed, naming the file, line and field) and served at ``/screen/<uid>``. A file in the operator's
+    ``config/dashboards/`` with the same uid wins over the plugin's; of two plugins shipping one uid,
+    the first loaded keeps it. Called without settings, once per app.
+    """
+
+
+@hookspec
 def register_map_layers(settings: Any) -> list[MapLayerSpec]:
     """Return layers this plugin adds to the district one map (``MapLayerSpec``).
 
@@ -149,7 +162,9 @@ def on_startup(store: Store, bus: Bus, settings: Any, role: str) -> None:
     ``"web"`` (a web process: panels and routes only, no source, no ``on_event``) or ``"worker"``
     (``twinboard worker``: sources, alert rules and ``on_event``). Seed demo data, start helper
     servers or threads only where they belong (``role != "web"``); several web processes start the
-    same plugin at once. Raising marks the plugin failed.
+    same plugin at once. Raising marks the plugin failed. At start, every enabled plugin's twin files
+    are loaded before any ``on_startup``; a plugin a manager enables at run time gets ``on_startup``
+    right after its activation, when its sources have already started.
     """
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from core import PLUGIN_API_VERSION
-from core.plugins import hookspecs
+from core.plugins import footprint, hookspecs
 from core.errors import ConfigError, ManifestError
 from core.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest
 
@@ -55,6 +55,10 @@ class PluginRecord:
     settings_model: Any = None
     settings: Any = None
     failures: list[str] = field(default_factory=list)
+    #: memory accounting (core.plugins.footprint): import_mb/_modules here, startup_mb/_modules by the host
+    memory: dict[str, Any] = field(default_factory=dict)
+    #: what the host ignored of this plugin's contributions, and why (an entity kind another plugin holds)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def loaded(self) -> bool:
@@ -108,11 +112,14 @@ class PluginManager:
                 continue
             dist = ep.dist.name if ep.dist else "?"
             record = PluginRecord(ep.name, "entry-point", f"{dist}:{ep.value}")
+            step = footprint.Step()
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001
                 self._add_failed(record, f"import failed: {exc.__class__.__name__}: {exc}", traceback.format_exc())
                 continue
+            finally:
+                step.add_to(record.memory, "import")
             try:
                 record.manifest = _entry_point_manifest(module, ep.name)
             except ManifestError as exc:
@@ -151,11 +158,14 @@ class PluginManager:
                              f"a plugin named '{record.name}' is already loaded from "
                              f"{self.records[record.name].location}", None)
             return
+        step = footprint.Step()
         try:
             module = load()
         except Exception as exc:  # noqa: BLE001 - import errors are the plugin's, not the host's
             self._add_failed(record, f"import failed: {exc.__class__.__name__}: {exc}", traceback.format_exc())
             return
+        finally:
+            step.add_to(record.memory, "import")
         try:
             self.pm.register(module, name=record.name)
             self._check_hooks(record.name, module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -81,6 +82,38 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
+def _line_in_table(text: str, table: str | None, key: str) -> int | None:
+    """Line of ``key = ...`` at the top level (``table`` None) or inside ``[table]``."""
+    key_re = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    header_re = re.compile(r"^\s*\[")
+    current: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if header_re.match(line):
+            current = line.strip().strip("[]").strip()
+            if table is None and current == key:
+                return n  # an unknown [table] at the top level
+            continue
+        if current == table and key_re.match(line):
+            return n
+    return None
+
+
+def _reject_unknown_keys(data: dict[str, object], text: str, path: Path) -> None:
+    """Name the first unknown key (top level or in [title]), its line and the close match, if any."""
+    levels: list[tuple[str | None, dict[str, object], set[str]]] = [(None, data, set(Manifest.model_fields))]
+    if isinstance(data.get("title"), dict):
+        levels.append(("title", data["title"], set(LocalizedText.model_fields)))  # type: ignore[arg-type]
+    for table, values, known in levels:
+        for key in values:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key.replace("-", "_").lower(), sorted(known), n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(sorted(known))})"
+            dotted = f"{table}.{key}" if table else key
+            raise ManifestError(f"unknown key '{dotted}'{hint}", file=str(path),
+                                line=_line_in_table(text, table, key), field=dotted)
+
+
 def load_manifest(path: Path, *, expected_name: str | None = None) -> Manifest:
     """Read and validate ``path``; raise ManifestError naming the file, line and field."""
     if not path.is_file():
@@ -94,6 +127,7 @@ def load_manifest(path: Path, *, expected_name: str | None = None) -> Manifest:
         if line is None and "end of document" in str(exc):
             line = len(text.splitlines()) or 1
         raise ManifestError(f"not valid TOML: {exc}", file=str(path), line=line) from exc
+    _reject_unknown_keys(data, text, path)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:

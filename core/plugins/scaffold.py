@@ -1,5 +1,6 @@
 """``scaffold_plugin(name, dest)``: a new folder plugin with a settings model, a panel, a source,
-an alert rule and a test on the ``core.plugins.testing`` harness (see docs/plugins.md)."""
+an alert rule and a test on the ``core.plugins.testing`` harness; ``scaffold_package(name, dest)``: the
+same as an installable package with its entry point, package data, a dashboard and tests (docs/plugins.md)."""
 
 from __future__ import annotations
 
@@ -89,7 +90,9 @@ def register_sources(settings: Settings) -> list[SourceSpec]:
 @hookimpl
 def register_alert_rules(settings: Settings) -> list[ThresholdRule]:
     return [ThresholdRule("$name.high", settings.metric, {Severity.III: settings.alarm_at},
-                          "数值超限", "Value too high", entity_prefix=settings.entity_id)]
+                          "数值超限", "Value too high", entity_prefix=settings.entity_id,
+                          message_zh="{entity} {metric} {value:.1f}{unit}，超过限值 {limit:g}",
+                          message_en="{entity}: {metric} {value:.1f}{unit}, above the limit {limit:g}")]
 ''')
 
 TEST = Template('''\
@@ -137,13 +140,121 @@ def test_panel_shows_latest_value_and_alert_rule_fires(make_twin_app):  # noqa: 
 ''')
 
 
-def scaffold_plugin(name: str, dest: Path) -> Path:
-    """Create ``dest/<name>/`` (plugin.toml, __init__.py, tests/test_<name>.py); return that folder."""
+PYPROJECT = Template('''\
+# An installable twinboard plugin: pip install this folder (or a wheel of it) into the host's environment;
+# the host finds it through the "twinboard.plugins" entry-point group and reads plugin.toml beside the module.
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "$dist"
+version = "0.1.0"
+description = "twinboard plugin $name"
+requires-python = ">=3.11"
+# The plugin runs inside the twinboard host, which provides core.api, dash and pydantic.
+dependencies = []
+
+# entry name = the plugin's name (= plugin.toml `name`); value = the plugin module.
+[project.entry-points."twinboard.plugins"]
+$name = "$package"
+
+[tool.setuptools]
+packages = ["$package"]
+
+# plugin.toml and the dashboards must travel inside the package (installs copy only listed data files).
+[tool.setuptools.package-data]
+$package = ["plugin.toml", "dashboards/*.yaml"]
+
+[tool.pytest.ini_options]
+pythonpath = ["."]
+testpaths = ["tests"]
+''')
+
+DASHBOARD = Template('''\
+# Shipped with the plugin: the host serves it at /screen/$name. A file with the same uid in the
+# operator's config/dashboards/ wins over this one.
+uid: $name
+title: {zh: "$name 监测", en: "$title monitoring"}
+panels:
+  - {key: latest, panel: $name.latest, x: 20, y: 104, w: 460, h: 220}
+  - {key: alarms, panel: alerts.list, x: 500, y: 104, w: 600, h: 320, options: {plugin: $name}}
+''')
+
+PACKAGE_TEST = Template('''\
+"""Tests of the $name plugin package on the twinboard harness (run: pytest, in this folder)."""
+
+import time
+from pathlib import Path
+
+from core.api import Reading
+# The harness fixtures (also auto-loaded by the pytest11 entry point when twinboard is installed).
+from core.plugins.testing import make_twin_app, plugin_from_package, render_panel  # noqa: F401
+
+import $package
+
+NAME = "$name"
+
+
+def _app(make_twin_app, **settings):  # noqa: F811
+    # Register the package as the host does for an entry point: its module and the plugin.toml beside it.
+    return make_twin_app(plugins=[plugin_from_package($package)], run_sources=False, **settings)
+
+
+def test_plugin_is_enabled_with_its_dashboard(make_twin_app):  # noqa: F811
+    app = _app(make_twin_app)
+    host = app.server.config["TWINBOARD_HOST"]
+    assert host.plugins.records[NAME].status.value == "enabled", host.plugins.records[NAME].error
+    boards = {d["uid"]: d for d in app.server.test_client().get("/api/dashboards").get_json()}
+    assert boards[NAME]["panels"] == [f"{NAME}.latest", "alerts.list"]
+
+
+def test_panel_shows_latest_value_and_alert_rule_fires(make_twin_app):  # noqa: F811
+    app = _app(make_twin_app, plugin_config={NAME: {"settings": {"alarm_at": 50}}})
+    host = app.server.config["TWINBOARD_HOST"]
+    s = host.plugins.records[NAME].settings
+    assert s.alarm_at == 50
+    host.ingest(NAME, "probe", [Reading(s.entity_id, s.metric, time.time(), 57.5, s.unit)])
+    assert "57.5" in str(render_panel(app, f"{NAME}.latest", locale="en"))
+    [alert] = host.store.alerts()
+    assert (alert.rule_id, alert.title_en) == (f"{NAME}.high", "Value too high")
+    assert "above the limit 50" in alert.message_en
+''')
+
+
+def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError(f"plugin name {name!r} is invalid: use 2-64 lower-case letters, digits and '_', "
                           f"starting with a letter (e.g. 'tank_levels')", field="name")
     if keyword.iskeyword(name):
         raise ConfigError(f"plugin name {name!r} is a Python keyword; choose another", field="name")
+
+
+def scaffold_package(name: str, dest: Path) -> Path:
+    """Create the installable package ``dest/twinboard-<name>/`` and return that folder: ``pyproject.toml``
+    (entry point ``twinboard.plugins``: ``<name> = twinboard_<name>``, ``plugin.toml`` and
+    ``dashboards/*.yaml`` as package data), ``twinboard_<name>/`` (``__init__.py``, ``plugin.toml``,
+    ``dashboards/<name>.yaml``) and ``tests/test_<name>.py`` on the ``core.plugins.testing`` harness."""
+    _check_name(name)
+    folder = Path(dest) / f"twinboard-{name.replace('_', '-')}"
+    if folder.exists():
+        raise ConfigError("folder already exists; choose another name or remove it first", file=str(folder))
+    package = f"twinboard_{name}"
+    values = {"name": name, "title": name.replace("_", " ").capitalize(), "package": package,
+              "dist": f"twinboard-{name.replace('_', '-')}"}
+    (folder / package / "dashboards").mkdir(parents=True)
+    (folder / "tests").mkdir()
+    (folder / "pyproject.toml").write_text(PYPROJECT.substitute(values), encoding="utf-8")
+    (folder / package / "plugin.toml").write_text(MANIFEST.substitute(values), encoding="utf-8")
+    (folder / package / "__init__.py").write_text(INIT.substitute(values), encoding="utf-8")
+    (folder / package / "dashboards" / f"{name}.yaml").write_text(DASHBOARD.substitute(values), encoding="utf-8")
+    (folder / "tests" / f"test_{name}.py").write_text(PACKAGE_TEST.substitute(values), encoding="utf-8")
+    return folder
+
+
+def scaffold_plugin(name: str, dest: Path) -> Path:
+    """Create ``dest/<name>/`` (plugin.toml, __init__.py, tests/test_<name>.py); return that folder."""
+    _check_name(name)
     dest = Path(dest)
     folder = dest / name
     if folder.exists():

@@ -32,6 +32,19 @@ def make_manifest(name: str, *, version: str = "0.1.0", api_version: str = ">=1.
                                     "title": {"zh": zh, "en": en}, **extra})
 
 
+def plugin_from_package(module: types.ModuleType | str) -> tuple[types.ModuleType, Manifest]:
+    """(module, manifest) of an installable plugin package, for ``make_twin_app(plugins=[...])``: the
+    module (or its import name) and the ``plugin.toml`` beside its ``__init__.py``, read and checked
+    as the host reads an entry point's (ManifestError names the file and field)."""
+    import importlib
+
+    from core.plugins.manifest import MANIFEST_FILE, load_manifest
+    mod = importlib.import_module(module) if isinstance(module, str) else module
+    path = Path(mod.__file__ or "").parent / MANIFEST_FILE
+    manifest = load_manifest(path)
+    return mod, manifest
+
+
 def plugin_module(name: str, **hooks: Callable[..., Any]) -> types.ModuleType:
     """A throw-away plugin module whose attributes are the given hookimpls."""
     mod = types.ModuleType(f"twinboard_test_plugin_{name}")
@@ -61,18 +74,25 @@ def twin_store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def make_twin_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Factory: ``make_twin_app(plugins=[(module, manifest)], dashboards=[{...}], builtin=False, **settings)``.
+    """Factory: ``make_twin_app(plugins=[(module, manifest)], dashboards=[{...}], builtin=False,
+    plugin_config={name: {"settings": {...}, "enabled": bool}}, **settings)``.
 
     Returns the Dash app (its host at ``app.server.config["TWINBOARD_HOST"]``); hosts are stopped at teardown.
-    ``builtin=True`` also loads the repository's own ``plugins/`` folder.
+    ``builtin=True`` also loads the repository's own ``plugins/`` folder. ``plugins`` is the list of inline
+    plugins, so it cannot also be the settings file's per-plugin section (``Settings.plugins``): give that
+    as ``plugin_config`` — each plugin's ``settings`` override its manifest's ``[settings]`` exactly as
+    ``plugins.<name>.settings`` in config/default.yaml does. Other keywords are host ``Settings`` fields.
     """
     hosts: list[Host] = []
 
     def factory(plugins: Sequence[tuple[Any, Manifest]] = (), dashboards: Sequence[dict[str, Any]] = (),
-                builtin: bool = False, start: bool = True, **overrides: Any) -> Any:
+                builtin: bool = False, start: bool = True, plugin_config: dict[str, Any] | None = None,
+                **overrides: Any) -> Any:
         root = tmp_path / f"app{len(hosts)}"
         if builtin:
             overrides.setdefault("plugins_dir", PROJECT_ROOT / "plugins")
+        if plugin_config is not None:
+            overrides["plugins"] = plugin_config
         settings = temp_settings(root, **overrides)
         for d in dashboards:
             (settings.path(settings.dashboards_dir) / f"{d['uid']}.yaml").write_text(

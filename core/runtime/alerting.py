@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.runtime.bus import AlertClosed, AlertRaised, Bus
-from core.plugins.contributions import Reading
+from core.plugins.contributions import Reading, ThresholdRule
 from core.data.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ class AlertEngine:
         self.store, self.bus = store, bus
         self._rules: dict[str, list[Any]] = {}
         self._on_failure = on_failure
+        self._names: dict[str, tuple[float, str, str]] = {}
         # (rule, entity) pairs with an open alert: clearing checks touch the store only for these.
         self._open = {(a.rule_id, a.entity_id) for a in store.alerts(limit=100000)}
 
@@ -45,10 +47,26 @@ class AlertEngine:
                                      traceback.format_exc())
         return raised
 
+    def entity_name(self, entity_id: str, lang: str) -> str:
+        """The entity's name in ``lang`` for alert messages ("" when the twin has no such entity); cached a minute."""
+        now = time.monotonic()
+        hit = self._names.get(entity_id)
+        if hit is None or now - hit[0] > 60.0:
+            if len(self._names) > 10000:
+                self._names.clear()
+            e = self.store.entity(entity_id)
+            hit = (now, e.name if e else "", (e.name_en or e.name) if e else "")
+            self._names[entity_id] = hit
+        return hit[2] if lang == "en" else hit[1]
+
     def _apply(self, plugin: str, rule: Any, readings: Sequence[Reading]) -> int:
         raised = 0
         hit = set()
-        for draft in rule.evaluate(readings):
+        # a ThresholdRule's {entity} template field needs the twin's names (a subclass's own evaluate may not take it)
+        drafts = (rule.evaluate(readings, entity_name=self.entity_name)
+                  if isinstance(rule, ThresholdRule) and type(rule).evaluate is ThresholdRule.evaluate
+                  else rule.evaluate(readings))
+        for draft in drafts:
             hit.add(draft.entity_id)
             alert, changed = self.store.raise_alert(draft, plugin)
             self._open.add((draft.rule_id, draft.entity_id))

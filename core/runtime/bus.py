@@ -36,6 +36,7 @@ class Event:
 
     @property
     def topic(self) -> str:
+        """The event's class name ("AlertRaised"...): what ``/api/changes`` and the relay call it."""
         return type(self).__name__
 
     @property
@@ -44,6 +45,7 @@ class Event:
         return bool(self.__dict__.get("_remote", False))
 
     def as_dict(self) -> dict[str, Any]:
+        """The event as JSON-able fields, with its ``topic``."""
         return {"topic": self.topic, **asdict(self)}
 
 
@@ -124,6 +126,30 @@ class VideoDetection(Event):
     bearing_deg: float | None = None  # compass bearing of the box centre, for a PTZ/lookout camera
     event_id: str = ""            # the same id for repeated detections of one event
     alert_id: int | None = None   # the publisher's own alert about it, if it raised one
+
+
+@dataclass(frozen=True)
+class HazardReported(Event):
+    """A person reported a hazard in the field (a grid worker's patrol, say), with evidence.
+
+    The reporting plugin publishes it on the bus it got in ``on_startup``; every enabled plugin
+    receives it through ``on_event``, so the plugin that owns the place (``entity_id``: an enterprise
+    of enterprise_park) can take it into its own hazard loop without importing the reporter.
+    ``report_id`` is stable: a re-delivered report carries the same one, so a receiver keeps one
+    record per ``(plugin, report_id)``.
+    """
+
+    plugin: str = ""              # the reporting plugin
+    report_id: str = ""           # the reporter's id of the report (the same on a re-delivery)
+    entity_id: str = ""           # the place it concerns, an entity id of the shared store ("" when none)
+    category: str = ""            # lower_snake_case: "fire", "electrical", "chemical", "blocked_exit"...
+    level: str = "general"        # "general" (一般隐患) or "major" (重大隐患)
+    title: str = ""               # one line, Chinese first
+    description: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    photos: tuple[str, ...] = ()  # URLs of the evidence photos, served by the reporter
+    reporter: str = ""            # who reported it (a user name)
 
 
 def event_from_dict(data: dict[str, Any]) -> Event | None:

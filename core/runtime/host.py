@@ -23,8 +23,10 @@ from core import PLUGIN_API_VERSION, __version__
 from core.runtime.alerting import AlertEngine
 from core.runtime.bus import Bus, Event, PluginStateChanged, ReadingsIngested, VideoDetection
 from core.runtime.heartbeats import StoredHeartbeats
+from core.runtime.panel_faults import PanelFaults
+from core.plugins import footprint
 from core.runtime.relay import EventRelay, make_notifier, process_origin
-from core.plugins.contributions import EntityKind, PanelSpec, Reading, RouteSpec
+from core.plugins.contributions import EntityKind, PanelSpec, Reading, RouteSpec, merge_entity_kinds
 from core.i18n import Translator
 from core.plugins.manifest import Manifest
 from core.plugins.manager import PluginManager, PluginStatus, build_plugin_manager
@@ -60,7 +62,14 @@ class Host:
         self.store = store or open_store(settings.url)
         self.bus = Bus(on_error=self._subscriber_failed)
         self.translator = Translator()
+        import core.api  # noqa: F401 - the plugins' one surface is the host's cost, not the first plugin's
+        self._memory_baseline = footprint.rss_bytes()  # before the first plugin import (core.plugins.footprint)
+        self._memory_after_start: tuple[int, set[str]] | None = None
         self.plugins: PluginManager = build_plugin_manager(settings, extra_plugins)
+        watch = footprint.import_watch()
+        for name, record in self.plugins.records.items():
+            if record.module is not None and record.origin != "inline":
+                watch.prefixes.setdefault(getattr(record.module, "__name__", name), name)
         self.runtime: Runtime | StoredHeartbeats
         if role == "web":
             self.runtime = StoredHeartbeats(self.store)
@@ -69,6 +78,8 @@ class Host:
                                    raise_alert=self.raise_alert, publish_detection=self.publish_detection)
         self.alerting = AlertEngine(self.store, self.bus, on_failure=self._plugin_failed)
         self.contributions: dict[str, Contributions] = {}
+        #: placed panels whose render raised (core.runtime.panel_faults): their own error card, not the plugin's
+        self.panel_faults = PanelFaults()
         self._lock = threading.RLock()
         self.started = False
         #: True where sources run and on_event is called: the one-process host, or the active worker
@@ -94,13 +105,20 @@ class Host:
             if not self._wanted_enabled(name):
                 record.status = PluginStatus.DISABLED
                 continue
+            step = footprint.Step()
             self._activate(name, start_sources=False)
+            step.add_to(record.memory, "startup")
         for name in self.plugins.names(PluginStatus.ENABLED):
+            step = footprint.Step()
             self.plugins.call(name, "on_startup", store=self.store, bus=self.bus,
                               settings=self.plugins.records[name].settings, role=self.role)
+            step.add_to(self.plugins.records[name].memory, "startup")
         if self.sources_wanted:
             for name in self.plugins.names(PluginStatus.ENABLED):
+                step = footprint.Step()
                 self._start_sources(name)
+                step.add_to(self.plugins.records[name].memory, "startup")
+        self._memory_after_start = (footprint.rss_bytes(), footprint.top_modules())
         self.started = True
         return self
 
@@ -183,13 +201,13 @@ class Host:
                 return
             contrib.panels[spec.id] = spec
         contrib.routes = list(self.plugins.call(name, "register_routes", settings=settings) or [])
-        taken = {k.name: n for n, c in self.contributions.items() if n != name for k in c.entity_kinds}
-        for kind in self.plugins.call(name, "register_entity_kinds") or []:
-            if kind.name in taken:
-                log.warning("plugin %s: entity kind %r is already declared by %s; ignored",
-                            name, kind.name, taken[kind.name])
-            else:
-                contrib.entity_kinds.append(kind)
+        taken = {k.name: (n, k) for n, c in self.contributions.items() if n != name for k in c.entity_kinds}
+        kinds, warnings = merge_entity_kinds(name, self.plugins.call(name, "register_entity_kinds") or [], taken)
+        contrib.entity_kinds.extend(kinds)
+        for warning in warnings:
+            log.warning(warning)
+        # an activation again (settings saved, re-enabled) replaces the kind warnings, keeps the others
+        record.warnings = [w for w in record.warnings if "entity kind" not in w] + warnings
         locale_dir = self.plugins.call(name, "register_translations")
         if locale_dir:
             self.translator.add_domain(name, Path(locale_dir))
@@ -226,6 +244,7 @@ class Host:
                 self.runtime.stop_plugin(name)
                 record.status, record.error, record.traceback = PluginStatus.DISABLED, None, None
             self.store.set_plugin_enabled(name, enabled, actor)
+            self.panel_faults.forget(name)
             if enabled and record.status != PluginStatus.ENABLED:
                 self._activate(name, start_sources=True)
                 if record.status == PluginStatus.ENABLED:
@@ -308,6 +327,14 @@ class Host:
         contrib = self.contributions.get(plugin)
         return plugin, (contrib.panels.get(panel_id) if contrib else None)
 
+    def entity_kinds(self) -> dict[str, tuple[str, EntityKind]]:
+        """Every enabled plugin's entity kinds: name -> (the first declaring plugin, EntityKind)."""
+        out: dict[str, tuple[str, EntityKind]] = {}
+        for name, contrib in self.contributions.items():
+            for kind in contrib.entity_kinds:
+                out.setdefault(kind.name, (name, kind))
+        return out
+
     def all_panels(self) -> dict[str, PanelSpec]:
         return {pid: spec for c in self.contributions.values() for pid, spec in c.panels.items()}
 
@@ -322,11 +349,18 @@ class Host:
         doc: dict[str, Any] = {"status": "ok", "version": __version__, "plugin_api_version": PLUGIN_API_VERSION,
                                "database": self.store.engine.dialect.name, "role": self.role,
                                "process": self.origin, "active": self.active, "plugins": plugins}
+        #: placed panels that failed panel_faults.report_after renders in a row (their plugins keep running)
+        doc["panels_failing"] = [f.as_dict() for f in self.panel_faults.failing()]
+        doc["memory"] = self.memory_report()
         if self.remote_failures:
             doc["remote_failures"] = dict(self.remote_failures)
         if self.relay is not None:
             doc["events"] = self.relay.status()
         return doc
+
+    def memory_report(self) -> dict[str, Any]:
+        """Where this process's memory goes, per plugin (what each figure means: core.plugins.footprint)."""
+        return footprint.report(self.plugins.records, self._memory_baseline, self._memory_after_start)
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """(ready, document) for /api/ready: the database answers and the event transport works."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.runtime.bus import VideoDetection
-from core.plugins.contributions import AlertDraft, Heartbeat, Reading, SourceSpec
+from core.plugins.contributions import AlertDraft, Heartbeat, Position, Reading, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,19 @@ class SourceContext:
         """Store readings (one transaction), publish them on the bus, run alert rules."""
         n = self._ingest(self.plugin, self.source, readings)
         self.heartbeat_state.beat(data=bool(readings))
+        return n
+
+    def move(self, positions: Sequence[Position]) -> int:
+        """Store where moving entities are (``Position``s): their tracks and latest positions, drawn by the
+        deck panels whose ``PanelSpec.tracks`` name their kind. Counts as data for the source's freshness.
+
+        The entities must exist (upsert them or load a twin file first); a bad position raises
+        StoreError naming it and nothing of the batch is stored. Returns the number of new track points.
+        """
+        if self.store is None:
+            raise RuntimeError("this source runs without a host; no position can be stored")
+        n = self.store.move_many(positions)
+        self.heartbeat_state.beat(data=bool(positions))
         return n
 
     def heartbeat(self) -> None:

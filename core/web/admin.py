@@ -15,7 +15,7 @@ from core.web.dashboards import Dashboard, Playlist
 from core.runtime.host import Host
 from core.i18n import normalize_locale
 from core.plugins.manager import PluginStatus
-from core.data.users import ROLES, UserError, Users
+from core.data.users import ALL_ROLES, SCOPED_ROLES, UserError, Users
 from core.errors import TwinboardError
 
 
@@ -31,6 +31,11 @@ def _render(host: Host, template: str, **ctx: Any) -> str:
 
 def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "–"
+
+
+def _throttle() -> Any:
+    """The app's sign-in throttle (core.web.throttle.SigninThrottle, made by core.web.auth)."""
+    return flask.current_app.config["TWINBOARD_SIGNIN_THROTTLE"]
 
 
 def _actor() -> str:
@@ -97,7 +102,8 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
             beats = {k.split(".", 1)[1]: hb for k, hb in host.runtime.heartbeats(name).items()}
             rows.append({"rec": rec, "beats": beats,
                          "has_settings": rec.loaded and host.plugins.call(name, "register_settings_model") is not None})
-        return _render(host, "admin_plugins.html", rows=rows, PluginStatus=PluginStatus)
+        return _render(host, "admin_plugins.html", rows=rows, PluginStatus=PluginStatus,
+                       failing=host.panel_faults.failing())
 
     @bp.post("/admin/plugins/<name>/enabled")
     def set_enabled(name: str) -> Any:
@@ -155,13 +161,30 @@ def build_admin(host: Host, users: Users, dashboards: dict[str, Dashboard],
             form = flask.request.form
             try:
                 if form.get("action") == "add":
-                    users.add(form.get("username", ""), form.get("password", ""), form.get("role", "viewer"), _actor())
+                    users.add(form.get("username", ""), form.get("password", ""), form.get("role", "viewer"), _actor(),
+                              scope=form.get("scope") or None)
                 elif form.get("action") == "role":
-                    users.set_role(form.get("username", ""), form.get("role", ""), _actor())
+                    users.set_role(form.get("username", ""), form.get("role", ""), _actor(),
+                                   scope=form.get("scope") or None)
             except UserError as exc:
                 flask.flash(str(exc), "error")
             return flask.redirect(flask.url_for("admin.user_admin", lang=_lang()))
-        return _render(host, "admin_users.html", users=users.all(), roles=ROLES)
+        return _render(host, "admin_users.html", users=users.all(), roles=ALL_ROLES, scoped=SCOPED_ROLES,
+                       locks=_throttle().active())
+
+    @bp.route("/admin/signin-locks", methods=["GET", "POST"])
+    def signin_locks() -> Any:
+        """Active sign-in locks (core.web.throttle); a manager unlocks one (audited ``signin.unlock``)."""
+        if flask.request.method == "POST":
+            try:
+                _throttle().unlock(int(flask.request.form.get("unlock", "")), _actor())
+                flask.flash(host.translator.gettext("Unlocked", _lang()), "ok")
+            except (KeyError, ValueError) as exc:
+                flask.flash(str(exc).strip("'\""), "error")
+            if flask.request.form.get("back") == "users" and current_identity().get("role") == "admin":
+                return flask.redirect(flask.url_for("admin.user_admin", lang=_lang()) + "#signin-locks")
+            return flask.redirect(flask.url_for("admin.signin_locks", lang=_lang()))
+        return _render(host, "admin_signin_locks.html", locks=_throttle().active(), back="")
 
     # -- the bureau's own GIS data --------------------------------------------------------------
     @bp.route("/admin/gis", methods=["GET", "POST"])

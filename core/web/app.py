@@ -16,10 +16,11 @@ from dash import Dash, Input, Output, dcc, html
 from core import __version__
 from core.web.admin import build_admin
 from core.web.auth import install_auth
-from core.web.dashboards import Dashboard, load_dashboards, load_playlists
+from core.web.dashboards import Dashboard, load_dashboards, load_playlists, load_plugin_dashboards
 from core.web.geo_api import register_geo_api
 from core.runtime.host import Host
 from core.i18n import normalize_locale
+from core.plugins.contributions import RouteSpec
 from core.plugins.manifest import Manifest
 from core.web.pages import index_page, playlist_page
 from core.plugins.manager import PluginStatus
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     ``"web"`` only serves (sources run in ``twinboard worker``).
     """
     settings = settings or load_settings()
-    dashboards = load_dashboards(settings.path(settings.dashboards_dir))
-    playlists = load_playlists(settings.path(settings.playlists_file), dashboards)
+    operator = load_dashboards(settings.path(settings.dashboards_dir))
     host = host or Host(settings, extra_plugins=extra_plugins, role=role)
+    # plugins' own dashboards (dashboards/ beside the module, register_dashboards); the operator's file wins
+    dashboards = {**load_plugin_dashboards(host.plugins, operator), **operator}
+    playlists = load_playlists(settings.path(settings.playlists_file), dashboards)
     if start and not host.started:
         host.start()
     boards: dict[str, Dashboard] = {uid: d for uid, (d, _p) in dashboards.items()}
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     server: flask.Flask = app.server
     server.secret_key = settings.secret_key or _persistent_secret(settings.path(settings.var_dir))
     server.config["TWINBOARD_HOST"] = host
+    _refuse_malformed_paths(server)
     users = install_auth(server, host)
     server.register_blueprint(build_admin(host, users, boards, playlists))
     app.layout = html.Div([dcc.Location(id="tb-url", refresh=False), html.Div(id="tb-page")])
@@ -84,6 +88,35 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     _register_api(server, host, boards)
     _register_plugin_routes(server, host)
     return app
+
+
+#: Longest request path answered; longer ones are malformed (404).
+MAX_PATH_CHARS = 2048
+_COMPONENT_SUITES = "/_dash-component-suites/"
+
+
+def _refuse_malformed_paths(server: flask.Flask) -> None:
+    """Answer 404, not 500, for malformed paths: ``..`` segments (also percent-encoded), NUL or other
+    control characters, overlong paths, and component-suite requests for a package or file Dash did
+    not register (Dash raises DependencyException for those)."""
+    from dash.exceptions import DependencyException
+
+    def not_found() -> flask.Response:
+        return flask.Response("404: not found", status=404, mimetype="text/plain; charset=utf-8")
+
+    @server.before_request
+    def _malformed() -> Any:
+        path = flask.request.path  # already percent-decoded by werkzeug
+        if (len(path) > MAX_PATH_CHARS or any(ord(c) < 32 or ord(c) == 127 for c in path)
+                or ".." in path.split("/") or "\\" in path):
+            return not_found()
+        if path.startswith(_COMPONENT_SUITES) and "/" not in path[len(_COMPONENT_SUITES):].strip("/"):
+            return not_found()  # a package without a file: Dash's catch-all would serve the page shell
+        return None
+
+    @server.errorhandler(DependencyException)
+    def _unknown_dependency(_exc: DependencyException) -> Any:
+        return not_found()
 
 
 def _persistent_secret(var_dir: Path) -> str:
@@ -192,12 +225,45 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
 
 
 def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
-    """Serve plugins' routes under /plugins/<name>/, matched at request time so enabling or
-    disabling a plugin at run time adds or removes its routes without a restart."""
+    """Serve plugins' routes under /plugins/<name>/ (phone pages, ``mobile=True``, under /m/), matched at
+    request time so enabling or disabling a plugin at run time adds or removes its routes without a restart.
+
+    The dispatcher checks the route's role (a scoped role only where ``scoped_roles`` names it; refusals
+    of scoped users are audited), then raises the body limit for a route with ``max_bytes``, then checks
+    CSRF itself (the global check would read the body under the host's 256 kB limit first).
+    """
     from werkzeug.exceptions import MethodNotAllowed, NotFound
     from werkzeug.routing import Map, Rule
 
+    from core.data.users import is_scoped, role_at_least
+    from core.web.auth import _deny, current_identity, refuse_scoped
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    def _match(routes: list[RouteSpec], rest: str) -> tuple[RouteSpec, dict[str, Any]] | None:
+        rules = Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods)) for i, r in enumerate(routes)])
+        try:
+            index, args = rules.bind("localhost").match("/" + rest, method=flask.request.method)
+        except NotFound:
+            return None
+        except MethodNotAllowed:
+            flask.abort(405)
+        return routes[index], args
+
+    def _call(route: RouteSpec, args: dict[str, Any]) -> Any:
+        ident = current_identity()
+        role = ident.get("role")
+        if is_scoped(role):
+            if role not in route.scoped_roles:
+                return refuse_scoped(host, f"a {role} account may not use this page")
+        elif route.role is not None and not role_at_least(role, route.role):
+            if route.mobile and not role:
+                return _deny(401, "sign in first")  # a phone page sends its user to the sign-in page
+            flask.abort(403)
+        if route.max_bytes:
+            flask.request.max_content_length = int(route.max_bytes)  # this request only
+        server.extensions["csrf"].protect()
+        return route.view_func(**args)
 
     @server.route("/plugins/<name>/", defaults={"rest": ""}, methods=methods)
     @server.route("/plugins/<name>/<path:rest>", methods=methods)
@@ -206,18 +272,20 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
         contrib = host.contributions.get(name)
         if record is None or contrib is None or record.status != PluginStatus.ENABLED:
             flask.abort(404)
-        rules = Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods))
-                     for i, r in enumerate(contrib.routes)])
-        try:
-            index, args = rules.bind("localhost").match("/" + rest, method=flask.request.method)
-        except NotFound:
+        hit = _match([r for r in contrib.routes if not r.mobile], rest)
+        if hit is None:
             flask.abort(404)
-        except MethodNotAllowed:
-            flask.abort(405)
-        route = contrib.routes[index]
-        if route.role is not None:
-            from core.web.auth import current_identity
-            from core.data.users import role_at_least
-            if not role_at_least(current_identity()["role"], route.role):
-                flask.abort(403)
-        return route.view_func(**args)
+        return _call(*hit)
+
+    @server.route("/m/<path:rest>", methods=methods)
+    def _mobile_route(rest: str) -> Any:
+        for name in host.plugins.names(PluginStatus.ENABLED):
+            contrib = host.contributions.get(name)
+            hit = _match([r for r in contrib.routes if r.mobile], rest) if contrib else None
+            if hit is not None:
+                return _call(*hit)
+        flask.abort(404)
+
+    # CSRF is checked by _call, after a route's own body limit is set
+    server.extensions["csrf"].exempt(_plugin_route)
+    server.extensions["csrf"].exempt(_mobile_route)

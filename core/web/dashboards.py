@@ -1,17 +1,25 @@
-"""Dashboards and playlists as code: config/dashboards/*.yaml and config/playlists.yaml."""
+"""Dashboards and playlists as code: config/dashboards/*.yaml, plugins' own dashboards, config/playlists.yaml."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.errors import ConfigError
 from core.plugins.manifest import LocalizedText
-from core.yamlfile import load_yaml
+from core.yamlfile import YamlDoc, load_yaml
 
+if TYPE_CHECKING:  # pragma: no cover
+    from core.plugins.manager import PluginManager
+    from core.settings import Settings
+
+log = logging.getLogger(__name__)
+#: the folder beside a plugin's ``__init__.py`` whose ``*.yaml`` dashboards the host loads
+PLUGIN_DASHBOARDS_DIR = "dashboards"
 _UID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -112,9 +120,12 @@ class Playlists(BaseModel):
 
 def load_dashboard(path: Path) -> Dashboard:
     """Read and validate one dashboard file; ConfigError names file, line and field."""
-    doc = load_yaml(path)
+    return _validate_dashboard(load_yaml(path))
+
+
+def _validate_dashboard(doc: YamlDoc) -> Dashboard:
     if not isinstance(doc.data, dict):
-        raise ConfigError("a dashboard file must be a YAML mapping", file=str(path), line=1)
+        raise ConfigError("a dashboard file must be a YAML mapping", file=str(doc.path), line=1)
     try:
         return doc.validate(Dashboard)
     except ConfigError as exc:
@@ -122,7 +133,7 @@ def load_dashboard(path: Path) -> Dashboard:
         inner = _panel_error(cause)
         if inner is not None:
             loc = ["panels", inner.index, inner.field]
-            raise ConfigError(str(inner), file=str(path), line=doc.line_of(loc),
+            raise ConfigError(str(inner), file=str(doc.path), line=doc.line_of(loc),
                               field=f"panels.{inner.index}.{inner.field}") from exc
         raise
 
@@ -148,6 +159,84 @@ def load_dashboards(folder: Path) -> dict[str, tuple[Dashboard, Path]]:
                               file=str(path), field="uid", line=load_yaml(path).line_of(["uid"]))
         out[dash.uid] = (dash, path)
     return out
+
+
+def plugin_dashboard_sources(name: str, plugins: PluginManager) -> list[tuple[str, Any]]:
+    """(where, Path or dict) of the dashboards plugin ``name`` ships: ``*.yaml`` in the ``dashboards/``
+    folder beside its module's ``__init__.py``, then what its ``register_dashboards`` hook returns."""
+    record = plugins.records[name]
+    out: list[tuple[str, Any]] = []
+    origin = getattr(record.module, "__file__", None)
+    if origin:
+        folder = Path(origin).parent / PLUGIN_DASHBOARDS_DIR
+        if folder.is_dir():
+            out += [(str(f), f) for f in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))]
+    returned = plugins.call(name, "register_dashboards") or []
+    if isinstance(returned, (str, Path, dict)) or not isinstance(returned, (list, tuple)):
+        raise ConfigError(f"register_dashboards must return a list of paths or dicts, got {type(returned).__name__}",
+                          file=f"plugin {name!r}")
+    for i, item in enumerate(returned):
+        if isinstance(item, (str, Path)):
+            out.append((str(item), Path(item)))
+        elif isinstance(item, dict):
+            out.append((f"plugin {name!r} register_dashboards()[{i}]", item))
+        else:
+            raise ConfigError(f"item {i} is a {type(item).__name__}, not a path or a dict",
+                              file=f"plugin {name!r} register_dashboards()")
+    return out
+
+
+def load_plugin_dashboards(plugins: PluginManager, operator: dict[str, Any] | None = None
+                           ) -> dict[str, tuple[Dashboard, Path | str]]:
+    """The dashboards every loaded plugin ships (``plugin_dashboard_sources``), by uid.
+
+    A uid the operator's ``config/dashboards/`` already has (``operator``) is skipped: the operator's
+    file wins. A uid two plugins ship is kept from the first (plugin load order), with a warning on
+    the second. An invalid dashboard marks its plugin failed with the error naming the file, line and
+    field (as ``/admin`` and ``twinboard check-config`` show), and none of that plugin's dashboards load.
+    """
+    from core.plugins.manager import PluginStatus
+    operator = operator or {}
+    out: dict[str, tuple[Dashboard, Path | str]] = {}
+    owner: dict[str, str] = {}
+    for name in list(plugins.records):
+        record = plugins.records[name]
+        if not record.loaded or record.status in (PluginStatus.FAILED, PluginStatus.INCOMPATIBLE):
+            continue
+        try:
+            mine = []
+            for where, item in plugin_dashboard_sources(name, plugins):
+                if isinstance(item, Path):
+                    board = load_dashboard(item)
+                else:
+                    board = _validate_dashboard(YamlDoc(Path(where), item, None))
+                mine.append((board, item if isinstance(item, Path) else where))
+        except ConfigError as exc:
+            plugins.fail(name, f"dashboard invalid: {exc}", None)
+            continue
+        if record.status == PluginStatus.FAILED:   # register_dashboards raised
+            continue
+        for board, where in mine:
+            if board.uid in operator:
+                log.info("plugin %s: dashboard %r (%s) is overridden by %s", name, board.uid, where,
+                         operator[board.uid][1] if isinstance(operator[board.uid], tuple) else "the operator")
+            elif board.uid in out:
+                msg = (f"plugin {name}: dashboard uid {board.uid!r} ({where}) is already shipped by plugin "
+                       f"{owner[board.uid]}; ignored")
+                log.warning(msg)
+                record.warnings.append(msg)
+            else:
+                out[board.uid] = (board, where)
+                owner[board.uid] = name
+    return out
+
+
+def all_dashboards(settings: Settings, plugins: PluginManager) -> dict[str, tuple[Dashboard, Path | str]]:
+    """The operator's ``config/dashboards/`` (an error there is raised) plus plugins' dashboards; by uid,
+    the operator's file winning over a plugin's with the same uid."""
+    operator = load_dashboards(settings.path(settings.dashboards_dir))
+    shipped = load_plugin_dashboards(plugins, operator)
+    return {**shipped, **operator}
 
 
 def load_playlists(path: Path, dashboards: dict[str, Any]) -> dict[str, Playlist]:

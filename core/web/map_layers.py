@@ -1,8 +1,9 @@
 """What the host adds to a deck panel's scene: the base map under it (``PanelSpec.basemap``) and the
 layers plugins register for the district one map (``register_map_layers``, ``PanelSpec.map_layers``).
 
-Order, bottom to top: base map, plugins' layers, the panel's own layers, the panel's labels, plugins'
-labels, the base map's labels. Plugins' layers get legend chips (``tbLegend``) and the one map's tooltip (name, info).
+It also draws moving entities (``PanelSpec.tracks``: their recent tracks and latest positions).
+Order, bottom to top: base map, plugins' layers, moving entities, the panel's own layers, the panel's
+labels, plugins' labels, the base map's labels. Plugins' layers get legend chips (``tbLegend``) and the one map's tooltip (name, info).
 """
 
 from __future__ import annotations
@@ -152,17 +153,69 @@ def plugin_layers(host: Host, locale: str) -> tuple[list[dict[str, Any]], list[d
     return layers, labels, legend
 
 
+def track_layers(host: Host, kinds: Any, track_s: float, locale: str,
+                 now: float | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(layers, legend chips) of the moving entities of ``kinds`` (``PanelSpec.tracks``): per kind a
+    PathLayer ``tb-track-<kind>`` of each entity's positions of the last ``track_s`` seconds and a
+    ScatterplotLayer ``tb-pos-<kind>`` of each entity at its latest position (``Store.move``)."""
+    import time as _time
+    lang = "en" if locale.startswith("en") else "zh"
+    now = _time.time() if now is None else now
+    declared = host.entity_kinds()
+    layers: list[dict[str, Any]] = []
+    legend: list[dict[str, Any]] = []
+    for kind in kinds:
+        ek = declared.get(kind, (None, None))[1]
+        colour = rgba(ek.color if ek is not None else "#4cc3ff")
+        entities = {e.id: e for e in host.store.entities(kind=kind)}
+        tracks = host.store.tracks(entities, since=now - track_s)
+        paths, points = [], []
+        for eid, e in entities.items():
+            name = (e.name_en or e.name) if lang == "en" else e.name
+            pts = tracks.get(eid, [])
+            if len(pts) >= 2:
+                paths.append({"id": eid, "name": name, "info": "", "path": [[p.lon, p.lat] for p in pts],
+                              "color": colour[:3] + [150]})
+            geom = e.geometry or {}
+            if geom.get("type") != "Point":
+                continue
+            last = pts[-1] if pts else None
+            info = []
+            if last is not None and last.speed_kmh is not None:
+                info.append(f"{last.speed_kmh:.0f} km/h")
+            if last is not None:
+                info.append(_time.strftime("%H:%M:%S", _time.localtime(last.ts)))
+            points.append({"id": eid, "name": name, "info": " · ".join(info),
+                           "position": [float(v) for v in geom["coordinates"][:2]], "color": colour})
+        path_id, pos_id = f"tb-track-{kind}", f"tb-pos-{kind}"
+        layers.append({"@@type": "PathLayer", "id": path_id, "data": paths, "getPath": "@@=path",
+                       "getColor": "@@=color", "getWidth": 3, "widthUnits": "pixels", "jointRounded": True,
+                       "capRounded": True, "pickable": True})
+        layers.append({"@@type": "ScatterplotLayer", "id": pos_id, "data": points, "getPosition": "@@=position",
+                       "getFillColor": "@@=color", "getRadius": 7, "radiusUnits": "pixels", "stroked": True,
+                       "getLineColor": [7, 20, 43, 255], "lineWidthMinPixels": 1.5, "pickable": True})
+        title = (ek.title_en if lang == "en" else ek.title_zh) if ek is not None else kind
+        legend.append({"ids": [path_id, pos_id], "label": f"{title} {len(points)}", "color": colour[:3]})
+    return layers, legend
+
+
 def compose_deck(deck: dict[str, Any], spec: PanelSpec, host: Host, locale: str,
                  height: float = 656) -> dict[str, Any]:
     """``deck`` with the base map and plugins' layers the panel asked for (a new dict); labels that
     would overlap on a map ``height`` px tall are thinned (``core.web.labels.declutter``)."""
-    if not (spec.basemap or spec.map_layers):
+    if not (spec.basemap or spec.map_layers or spec.tracks):
         return deck
     lang = "en" if locale.startswith("en") else "zh"
     deck = dict(deck)
     own = list(deck.get("layers") or [])
     under: list[dict[str, Any]] = []
     over: list[dict[str, Any]] = []
+    if spec.tracks:     # moving entities: under the panel's own layers, over the plugins' layers (next)
+        moving, chips = track_layers(host, spec.tracks, spec.track_s, locale)
+        own = moving + own
+        deck["tbLegend"] = list(deck.get("tbLegend") or []) + chips
+        if not deck.get("tooltip"):
+            deck["tooltip"] = TOOLTIP
     if spec.map_layers:
         layers, labels, legend = plugin_layers(host, locale)
         own = layers + own

@@ -17,6 +17,7 @@ from core.web.deckpatch import LayerCache, deck_patch
 from core.web.graphslot import steady_body
 from core.web.map_layers import compose_deck
 from core.runtime.host import Host
+from core.runtime.panel_faults import PanelFault
 from core.web.panel_context import PanelContext, Selection
 from core.plugins.manager import PluginStatus
 
@@ -30,6 +31,15 @@ def error_card(title: str, message: str, detail: str = "") -> html.Div:
         html.Div(message, className="tb-error-message"),
         html.Div(detail, className="tb-error-detail") if detail else None,
     ])
+
+
+def panel_fault_card(fault: PanelFault, report_after: int, t: Callable[[str], str]) -> html.Div:
+    """A failed render's card: the panel id and the one-line error (never a traceback), the retry promise,
+    and from ``report_after`` failures in a row on, that it is reported to the managers."""
+    detail = t("Retried at the next refresh.")
+    if fault.failures >= report_after:
+        detail += " " + t("Failed renders in a row") + f": {fault.failures} · " + t("reported in /admin")
+    return error_card(t("Panel error"), f"{fault.panel}: {fault.last_error}", detail)
 
 
 def format_age(seconds: float, lang: str) -> str:
@@ -74,16 +84,16 @@ def render_panel(host: Host, dashboards: dict[str, Dashboard], meta: dict[str, A
     ctx = PanelContext(plugin=plugin, panel_id=spec.id, options={**spec.default_options, **placement.options},
                        locale=locale, store=host.store, settings=record.settings,
                        translate=host.translator.gettext, selection=Selection.parse(selection))
+    uid, key = dash_.uid, placement.key
     try:
         result = spec.render(ctx)
-    except Exception as exc:  # noqa: BLE001 - the panel's fault stays in its card
-        host._plugin_failed(plugin, f"panel {spec.id} raised {exc.__class__.__name__}: {exc}",
-                            traceback.format_exc())
-        return (error_card(t("Panel error"), f"{spec.id}: {exc.__class__.__name__}: {exc}"),
-                None, "", base + " tb-panel-error")
-    children, deck = (result, None)
-    if spec.kind == "deck":
-        children, deck = [], compose_deck(_deck_json(result), spec, host, locale, height=placement.h - 46)
+        children, deck = (result, None)
+        if spec.kind == "deck":
+            children, deck = [], compose_deck(_deck_json(result), spec, host, locale, height=placement.h - 46)
+    except Exception as exc:  # noqa: BLE001 - the panel's fault stays in its own card; its plugin keeps running
+        fault = host.panel_faults.failed(plugin, spec.id, uid, key, exc, traceback.format_exc())
+        return panel_fault_card(fault, host.panel_faults.report_after, t), None, "", base + " tb-panel-error"
+    host.panel_faults.succeeded(spec.id, uid, key)
     data_time = ctx.data_time or host.runtime.last_data(plugin, spec.sources or None)
     stale_after = spec.stale_after_s or dash_.stale_after_s
     now = time.time()

@@ -14,10 +14,31 @@ LEVEL_EN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 BADGE = {1: "#e8363b", 2: "#f5852a", 3: "#f6d33c", 4: "#2f8cf2"}
 
 
+def _plugins(ctx: PanelContext) -> set[str] | None:
+    """The ``plugin`` option: one plugin's name or a list of names (None: every plugin's alarms)."""
+    only = ctx.options.get("plugin")
+    if only is None or only == "" or only == []:
+        return None
+    names = [only] if isinstance(only, str) else only
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"option 'plugin' must be a plugin name or a list of names, got {only!r}")
+    return set(names)
+
+
+def _limit(ctx: PanelContext) -> int:
+    raw = ctx.options.get("limit", 8)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ValueError(f"option 'limit' must be a whole number of at least 1, got {raw!r}")
+    return raw
+
+
 def alert_list(ctx: PanelContext) -> Any:
-    """Open and acknowledged alarms, most severe and newest first; new ones pulse once."""
-    only = ctx.options.get("plugin")  # a dashboard may show one plugin's alarms only
-    alerts = [a for a in ctx.store.alerts(limit=200) if not only or a.plugin == only][:int(ctx.options.get("limit", 8))]
+    """Open and acknowledged alarms, most severe and newest first; new ones pulse once.
+
+    Options: ``plugin`` (a plugin's name or a list of names: only their alarms), ``limit`` (rows, default 8).
+    """
+    only = _plugins(ctx)  # a dashboard may show one plugin's alarms only
+    alerts = [a for a in ctx.store.alerts(limit=200) if only is None or a.plugin in only][:_limit(ctx)]
     ctx.data_time = time.time()
     if not alerts:
         return html.Div(ctx.text("当前无报警", "No open alarms"), className="tb-empty")
@@ -29,16 +50,20 @@ def alert_list(ctx: PanelContext) -> Any:
         new = time.time() - a.opened_at < 10
         items.append(html.Li(className="tb-alert-new" if new else "", children=[
             html.Span(levels[a.severity], className="tb-alert-badge", style={"background": BADGE[a.severity]}),
-            html.Span(f"{names.get(a.entity_id, a.entity_id)} · {a.title}"),
-            html.Span(a.message, className="tb-alert-msg"),
+            html.Span(f"{names.get(a.entity_id, a.entity_id)} · {a.title_in(ctx.lang)}"),
+            html.Span(a.message_in(ctx.lang), className="tb-alert-msg"),
             html.Span(time.strftime("%H:%M:%S", time.localtime(a.opened_at)), className="tb-alert-time"),
         ], **{"data-severity": str(a.severity)}))
     return html.Ul(items, className="tb-alerts")
 
 
 def summary(ctx: PanelContext) -> Any:
-    """Counts of unresolved alarms per national warning level."""
-    alerts = ctx.store.alerts(limit=10000)
+    """Counts of unresolved alarms per national warning level.
+
+    Option: ``plugin`` (a plugin's name or a list of names: count only their alarms).
+    """
+    only = _plugins(ctx)
+    alerts = [a for a in ctx.store.alerts(limit=10000) if only is None or a.plugin in only]
     ctx.data_time = time.time()
     levels = LEVEL_EN if ctx.lang == "en" else LEVEL_ZH
     return html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(4, 1fr)"}, children=[

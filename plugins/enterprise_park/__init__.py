@@ -17,9 +17,9 @@ from typing import Any, Literal
 import flask
 from pydantic import BaseModel, Field
 
-from core.api import EntityKind, PanelSpec, Reading, RouteSpec, SourceSpec, VideoDetection, hookimpl
+from core.api import EntityKind, HazardReported, PanelSpec, Reading, RouteSpec, SourceSpec, VideoDetection, hookimpl
 
-from . import ai_patrol, broker, inspections, panels
+from . import ai_patrol, broker, field_reports, inspections, panels
 from .mqtt_source import STATS, IngestStats, MqttIngest
 from .payloads import devices_from_entities
 from .publisher import Publisher
@@ -116,6 +116,15 @@ def on_event(event: Any, store: Any, settings: Settings) -> None:
         except ai_patrol.DetectionError as exc:     # another plugin's odd event must not fail this one
             log.warning("enterprise_park: %s detection from %s on camera %s not taken: %s", event.kind,
                         event.plugin, event.camera_id, exc)
+    # a hazard reported in the field at one of this park's enterprises joins the hazard loop
+    elif isinstance(event, HazardReported):
+        try:
+            insp = field_reports.take(store, event)
+        except inspections.InspectionError as exc:
+            log.warning("enterprise_park: report %s from %s not taken: %s", event.report_id, event.plugin, exc)
+        else:
+            if insp is not None:
+                log.info("enterprise_park: %s report %s → hazard %s", event.plugin, event.report_id, insp.id)
 
 
 class _InspectionClock:

@@ -64,6 +64,8 @@ class Inspection:
     closed_at: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     demo: bool = False
+    #: the id of what this hazard came from elsewhere (a grid worker's report), "" for one found here
+    ref: str = ""
 
     def overdue_days(self, now: float) -> float:
         """Days past the deadline while rectification is due (found/rectifying); ≤ 0 otherwise."""
@@ -114,7 +116,7 @@ def all_inspections(store: Store) -> list[Inspection]:
 
 def create(store: Store, *, enterprise_id: str, title: str, responsible: str, deadline: float, actor: str,
            level: str = "general", photos: Sequence[str] = (), source: str = "inspection",
-           now: float | None = None, demo: bool = False) -> Inspection:
+           now: float | None = None, demo: bool = False, ref: str = "") -> Inspection:
     """Record a found hazard (发现), audited. ``deadline`` is the rectification deadline (epoch s)."""
     now = time.time() if now is None else now
     if level not in LEVELS:
@@ -136,7 +138,7 @@ def create(store: Store, *, enterprise_id: str, title: str, responsible: str, de
         insp = Inspection(id=f"ep.insp.{day}-{n}", enterprise=enterprise_id, park=ent.properties.get("park", ""),
                           title=title.strip(), level=level, state="found", responsible=responsible.strip(),
                           deadline=float(deadline), found_at=now, found_by=actor, source=source,
-                          photos=_check_photos(photos), demo=demo,
+                          photos=_check_photos(photos), demo=demo, ref=ref,
                           history=[{"state": "found", "ts": now, "actor": actor, "note": title.strip()}])
         _save(store, insp, ent.geometry)
         store.audit(actor, "enterprise_park.inspection.found", f"inspection:{insp.id}", None,

@@ -8,8 +8,14 @@ Score (0–100) = sum of factor points, each capped, each listed with why:
 | open hazards | 4 per general, 10 per major | 25 |
 | overdue hazards | 8 per overdue hazard + 2 per escalation level | 20 |
 | alarms in the last 30 days | I 6, II 4, III 2, IV 1 (IoT devices and AI patrol) | 15 |
-| inspection age | 1 per 10 days beyond 30 days since the last inspection | 10 |
+| inspection age | 1 per 10 days beyond 30 days since the last settled inspection (see below) | 10 |
 | expired permits | 3 each | 6 |
+
+Only real inspections count as inspections: a record in the enterprise's file (``inspection_history``)
+or a hazard found on a walk-round (``source="inspection"``); a hazard found by AI video patrol
+(``source="ai_patrol"``) is a finding, not a visit. For the score's inspection age a walk-round counts
+once its hazard is closed (销号): an open hazard adds its own points and leaves the age where it was,
+so finding a hazard never lowers the score (adding an open hazard or an alarm only adds points).
 
 Grades follow the four-colour risk classes: ≥ 50 red 重大, ≥ 30 orange 较大, ≥ 15 yellow 一般, else blue 低.
 A park's score is the mean of its enterprises plus a quarter of the gap to its worst enterprise,
@@ -19,7 +25,8 @@ KPIs (targets 100 % by the end of 2022 in the district plan):
 * digital supervision coverage of star-rated parks — a star-rated park (star_rating ≥ 1) counts when
   every enterprise in it has at least one IoT device that reported within ``online_window_s``;
 * risk-control coverage — a park counts when every enterprise in it has a complete file (industry,
-  safety officer, contacts), was inspected in the last 90 days and has no hazard escalated to the
+  safety officer, contacts), was really inspected in the last 90 days (a file record or a walk-round
+  finding, open or closed; not AI patrol) and has no hazard escalated to the
   district (overdue > 7 days). The enterprise-level share is reported too.
 """
 
@@ -75,9 +82,22 @@ def _date(s: str) -> float | None:
         return None
 
 
-def last_inspected(props: dict[str, Any], insps: Sequence[insp_mod.Inspection]) -> float | None:
+#: hazard sources that are inspections (someone went there); AI patrol findings are not
+INSPECTION_SOURCES = frozenset({"inspection"})
+
+
+def is_inspection(i: insp_mod.Inspection) -> bool:
+    """True when the hazard was found by a real inspection (a walk-round), not by AI video patrol."""
+    return i.source in INSPECTION_SOURCES
+
+
+def last_inspected(props: dict[str, Any], insps: Sequence[insp_mod.Inspection], *,
+                   settled_only: bool = False) -> float | None:
+    """When the enterprise was last really inspected: its file's ``inspection_history`` dates and the
+    walk-round findings (AI patrol findings are not inspections). ``settled_only`` counts a walk-round
+    finding only once it is closed (the score's inspection age: an open hazard must not lower the risk)."""
     times = [t for h in props.get("inspection_history") or [] if (t := _date(h.get("date", ""))) is not None]
-    times += [i.found_at for i in insps]
+    times += [i.found_at for i in insps if is_inspection(i) and (i.state == "closed" or not settled_only)]
     return max(times) if times else None
 
 
@@ -102,7 +122,7 @@ def score(ent: Any, insps: Sequence[insp_mod.Inspection], alerts: Sequence[Any],
     recent = [a for a in alerts if now - a.opened_at <= 30 * 86400]
     factors.append(Factor("alarms", "30天报警", "Alarms (30 d)", f"{len(recent)}",
                           min(15.0, sum(SEV_POINTS.get(a.severity, 1) for a in recent))))
-    last = last_inspected(p, insps)
+    last = last_inspected(p, insps, settled_only=True)
     age = (now - last) / 86400 if last else 365.0
     factors.append(Factor("inspection_age", "距上次检查", "Since last inspection", f"{age:.0f} d",
                           round(min(10.0, max(0.0, (age - 30) / 10)), 1)))
@@ -185,7 +205,7 @@ def snapshot(store: Store, now: float | None = None, online_window_s: float = 60
     now = time.time() if now is None else now
     with _cache_lock:
         hit = _cache.get(id(store))
-        if hit and now - hit[0] < ttl_s and hit[1] == online_window_s:
+        if hit and 0 <= now - hit[0] < ttl_s and hit[1] == online_window_s:  # an earlier `now` is not a hit
             return hit[2]
     ents = store.entities(plugin=PLUGIN)
     parks = [e for e in ents if e.kind == "sme_park"]

@@ -12,7 +12,7 @@ import yaml
 
 from core.api import EntityKind, PanelSpec, RouteSpec, SourceSpec, hookimpl
 
-from . import inundation_panels, panels
+from . import inundation_panels, panels, typhoon_admin, typhoon_panels
 from .data import TWIN_DIR
 from .settings import FloodSettings
 from .simulator import StormSimulator
@@ -40,7 +40,8 @@ def register_entity_kinds() -> list[EntityKind]:
             EntityKind("river", "河道", "River", "#3caaff"),
             EntityKind("sea", "海域", "Sea", "#0a285a"),
             EntityKind("land", "陆地(底图)", "Land (base map)", "#18304e"),
-            EntityKind("material_store", "防汛物资仓库", "Materials store", "#c08cff")]
+            EntityKind("material_store", "防汛物资仓库", "Materials store", "#c08cff"),
+            EntityKind("best_track", "台风最佳路径文件", "Typhoon best-track file", "#a896dc")]
 
 
 @hookimpl
@@ -84,7 +85,12 @@ def _action_done(action_id: str) -> flask.Response:
 
 @hookimpl
 def register_routes() -> list[RouteSpec]:
-    return [RouteSpec("actions/<action_id>/done", _action_done, methods=("POST",))]
+    return [RouteSpec("actions/<action_id>/done", _action_done, methods=("POST",))] + typhoon_admin.routes()
+
+
+@hookimpl
+def register_commands(subparsers) -> None:  # noqa: ANN001 - argparse's private type
+    typhoon_admin.add_commands(subparsers)   # twinboard typhoon import FILE | list | drop NAME
 
 
 @hookimpl
@@ -96,9 +102,9 @@ def register_panels() -> list[PanelSpec]:
                   default_options={"station": "haimen_tide", "minutes": 30, "fit_min": 3, "forecast_min": 5}),
         PanelSpec(f"{PLUGIN}.rainfall", "累计雨量", "Rainfall totals", panels.rainfall, sources=src, refresh_s=10),
         PanelSpec(f"{PLUGIN}.warnings", "水位预警", "Water-level warnings", panels.warnings_list, sources=src, refresh_s=5),
-        PanelSpec(f"{PLUGIN}.typhoon_map", "台风路径与风圈", "Typhoon track and wind circles", panels.typhoon_map,
+        PanelSpec(f"{PLUGIN}.typhoon_map", "台风路径与风圈", "Typhoon track and wind circles", typhoon_panels.typhoon_map,
                   sources=src, refresh_s=5, kind="deck", basemap=True),
-        PanelSpec(f"{PLUGIN}.typhoon_info", "台风信息", "Typhoon", panels.typhoon_info, sources=src, refresh_s=5),
+        PanelSpec(f"{PLUGIN}.typhoon_info", "台风信息", "Typhoon", typhoon_panels.typhoon_info, sources=src, refresh_s=5),
         PanelSpec(f"{PLUGIN}.inundation3d", "淹没预演(三维)", "Inundation rehearsal 3D", inundation_panels.inundation3d,
                   refresh_s=60, kind="deck", basemap=True, default_options={"scenario": "s50b"}),
         PanelSpec(f"{PLUGIN}.rehearsal", "预演方案对比", "Rehearsal scenarios", inundation_panels.rehearsal, refresh_s=60,

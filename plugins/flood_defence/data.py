@@ -54,22 +54,45 @@ def _plan(path: str, _mt: float) -> plans.Plan:
 
 
 def track(settings: Any) -> typhoon.Storm:
-    """The demo storm's best track, with the bulletin wind radii attached."""
+    """The first storm of the twin's best-track file, with the bulletin wind radii attached."""
+    return storms(settings)[0]
+
+
+def storms(settings: Any) -> list[typhoon.Storm]:
+    """Every storm of the best-track file ``settings.typhoon_file`` (in twin_models/flood_defence, or a path)."""
     path, rpath = TWIN_DIR / settings.typhoon_file, TWIN_DIR / settings.typhoon_radii_file
-    return _track(str(path), _mtime(path), str(rpath), _mtime(rpath))
+    return _storms(str(path), _mtime(path), str(rpath), _mtime(rpath))
+
+
+def radii_file(path: Path) -> tuple[str | None, dict[datetime, typhoon.WindRadii]]:
+    """(storm number or None, wind radii per bulletin time) of a radii YAML file; ({}) when it is missing."""
+    if not path.exists():
+        return None, {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    radii = {}
+    for row in data.get("radii", []):
+        t = datetime.strptime(str(row["time"]), "%Y%m%d%H").replace(tzinfo=timezone.utc)
+        radii[t] = typhoon.WindRadii(tuple(row["r7"]), tuple(row["r10"]), tuple(row["r12"]))
+    return (str(data["storm"]) if data.get("storm") is not None else None), radii
+
+
+def with_radii(storms: list[typhoon.Storm], rpath: Path, default_first: bool = True) -> list[typhoon.Storm]:
+    """The storms with the radii file's radii attached to the storm it names (its ``storm:`` number; without
+    one, to the first storm when ``default_first``). The storms given are not changed."""
+    import copy
+    sid, radii = radii_file(rpath)
+    out = []
+    for i, s in enumerate(storms):
+        if radii and (s.matches(sid) if sid else default_first and i == 0):
+            s = copy.copy(s)
+            s.points = typhoon.attach_radii(s.points, radii)
+        out.append(s)
+    return out
 
 
 @functools.lru_cache(maxsize=4)
-def _track(path: str, _mt: float, rpath: str, _rmt: float) -> typhoon.Storm:
-    storm = typhoon.parse_best_track(path)[0]
-    radii = {}
-    if Path(rpath).exists():
-        data = yaml.safe_load(Path(rpath).read_text(encoding="utf-8")) or {}
-        for row in data.get("radii", []):
-            t = datetime.strptime(str(row["time"]), "%Y%m%d%H").replace(tzinfo=timezone.utc)
-            radii[t] = typhoon.WindRadii(tuple(row["r7"]), tuple(row["r10"]), tuple(row["r12"]))
-    storm.points = typhoon.attach_radii(storm.points, radii)
-    return storm
+def _storms(path: str, _mt: float, rpath: str, _rmt: float) -> list[typhoon.Storm]:
+    return with_radii(typhoon.parse_best_track(path), Path(rpath))
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,15 +13,13 @@ from dash import dcc, html
 
 from core.api import SEVERITY_COLORS, PanelContext, Severity
 
-from . import data, plans, stations, typhoon
+from . import best_tracks, data, plans, stations, typhoon
 from .simulator import SCENARIO_ID
 from .warnings import COLORS, CROSSED, rain_signal
 
 FONT = '"Noto Sans SC Subset", "Noto Sans SC", sans-serif'
 BJT = timezone(timedelta(hours=8))
 SEV_RGB = {int(s): [int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)] for s, c in SEVERITY_COLORS.items()}
-CLASS_RGB = {"TD": [90, 200, 120], "TS": [60, 140, 240], "STS": [250, 220, 60], "TY": [250, 150, 40],
-             "STY": [240, 70, 160], "SuperTY": [220, 30, 40], "": [150, 150, 150]}
 LEVEL_SEV = {"IV": 4, "III": 3, "II": 2, "I": 1}
 
 
@@ -63,14 +61,11 @@ def _phase(ctx: PanelContext) -> float | None:
     return lv[0].value
 
 
-def _track_now(ctx: PanelContext) -> tuple[typhoon.Storm, datetime]:
-    """The typhoon and the analysis time: the demo cycle's phase mapped onto the track."""
-    storm = data.track(ctx.settings)
-    start = datetime.strptime(ctx.settings.typhoon_start, "%Y%m%d%H").replace(tzinfo=timezone.utc)
-    if "track_time" in ctx.options:
-        return storm, datetime.strptime(str(ctx.options["track_time"]), "%Y%m%d%H").replace(tzinfo=timezone.utc)
-    p = _phase(ctx)
-    return storm, start + timedelta(hours=ctx.settings.typhoon_hours * (p if p is not None else 0.0))
+def _typhoon(ctx: PanelContext) -> best_tracks.Situation:
+    """The storm the panel shows and where it is at the analysis time (the demo cycle's phase mapped onto
+    ``typhoon_start`` .. ``+ typhoon_hours``, or the option ``track_time``); see ``best_tracks.situation``."""
+    phase = None if ctx.options.get("track_time") else _phase(ctx)
+    return best_tracks.situation(ctx.store, ctx.settings, ctx.options, phase)
 
 
 def _response(ctx: PanelContext) -> tuple[str | None, float | None]:
@@ -97,17 +92,24 @@ COMPACT = {**TABLE, "fontSize": "14px"}
 def kpis(ctx: PanelContext) -> Any:
     """Response level, the typhoon's class, its distance to the district and when the 7-level circle arrives."""
     level, _ = _response(ctx)
-    storm, now_t = _track_now(ctx)
-    ap = typhoon.approach(storm.points, now_t, ctx.settings.district_lat, ctx.settings.district_lon)
-    cur = typhoon.interpolate(storm.points, now_t)
-    code, zh, en, _ = typhoon.intensity_class(cur.wind_ms)
-    if ap.inside_7:
-        arrival = ctx.text("进入", "in")
-    elif ap.arrival_7 is not None:
-        h = (ap.arrival_7 - now_t).total_seconds() / 3600
-        arrival = f"{h:.0f}h"
-    else:
-        arrival = "–"
+    sit = _typhoon(ctx)
+    storm, now_t, cur = sit.storm, sit.time, sit.point
+    if storm is not None and cur is not None:
+        ap = typhoon.approach(storm.points, now_t, ctx.settings.district_lat, ctx.settings.district_lon)
+        _, zh, en, _ = typhoon.point_class(cur)
+        wind, distance = f"{cur.wind_ms or 0:.0f}", f"{ap.distance_km:.0f}"
+        inside = ap.inside_7
+        if ap.inside_7:
+            arrival = ctx.text("进入", "in")
+        elif ap.arrival_7 is not None:
+            h = (ap.arrival_7 - now_t).total_seconds() / 3600
+            arrival = f"{h:.0f}h"
+        else:
+            arrival = "–"
+    else:   # no storm, or the time is outside its life: no figures (the typhoon panels say why)
+        zh, en = ("不在生命期", "outside its life") if storm is not None else ("无台风", "no storm")
+        wind = distance = arrival = "–"
+        inside = False
     sev = LEVEL_SEV.get(level or "", 0)
 
     def kpi(label: str, value: str, unit: str = "", cls: str = "") -> html.Div:
@@ -118,9 +120,9 @@ def kpis(ctx: PanelContext) -> Any:
     return html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(4, 1fr)"}, children=[
         kpi(ctx.text("应急响应", "Response"), level or ctx.text("无", "none"), ctx.text("级", "") if level else "",
             f"tb-sev-{sev}" if sev else ""),
-        kpi(f"{ctx.text(zh, en)}", f"{cur.wind_ms or 0:.0f}", "m/s"),
-        kpi(ctx.text("距椒江", "Distance"), f"{ap.distance_km:.0f}", "km"),
-        kpi(ctx.text("7级风圈抵达", "Gale circle in"), arrival, "", "tb-sev-2" if ap.inside_7 else ""),
+        kpi(f"{ctx.text(zh, en)}", wind, "m/s"),
+        kpi(ctx.text("距椒江", "Distance"), distance, "km"),
+        kpi(ctx.text("7级风圈抵达", "Gale circle in"), arrival, "", "tb-sev-2" if inside else ""),
     ])
 
 
@@ -248,7 +250,7 @@ def warnings_list(ctx: PanelContext) -> Any:
     return html.Table([html.Thead(head, style={"color": "#8fb3da"}), html.Tbody(body)], style=COMPACT)
 
 
-# -- typhoon map ---------------------------------------------------------------------------------------
+# -- map helpers (the typhoon panels are in typhoon_panels.py) --------------------------------------
 
 def _base_layers(ctx: PanelContext) -> list[pdk.Layer]:
     ents = ctx.store.entities(plugin=ctx.plugin)
@@ -282,88 +284,6 @@ def fit_view(points: list[tuple[float, float]], width_px: float, height_px: floa
     ymid = (max(ys) + min(ys)) / 2
     lat = math.degrees(2 * math.atan(math.exp(ymid)) - math.pi / 2)
     return (max(lons) + min(lons)) / 2, lat, min(zx, zy) - margin
-
-
-def typhoon_map(ctx: PanelContext) -> pdk.Deck:
-    """The track so far, the forecast track and cone, the 7/10/12-level wind circles, and the district."""
-    storm, now_t = _track_now(ctx)
-    pts = storm.points
-    cur = typhoon.interpolate(pts, now_t)
-    past = [p for p in pts if p.time <= now_t] + [cur]
-    horizon = now_t + timedelta(hours=ctx.settings.forecast_hours)
-    fut = [cur] + [p for p in pts if now_t < p.time <= horizon]
-    lead_h = [(p.time - now_t).total_seconds() / 3600 for p in fut]
-    cone = typhoon.forecast_cone(fut, [10 + 1.9 * h for h in lead_h]) if len(fut) > 1 else []
-    circles = []
-    if cur.radii:
-        for lv, col in ((7, [255, 220, 60]), (10, [255, 140, 40]), (12, [240, 50, 60])):
-            ring = typhoon.wind_circle(cur.lat, cur.lon, cur.radii.level(lv))
-            if ring:
-                circles.append({"polygon": ring, "name": f"{lv}级风圈 {'/'.join(f'{r:.0f}' for r in cur.radii.level(lv))} km",
-                                "line": col + [255], "fill": col + [40]})
-    dots = [{"position": [p.lon, p.lat], "color": CLASS_RGB[p.intensity] + [255],
-             "name": f"{p.time.astimezone(BJT):%m-%d %H时} {p.wind_ms:.0f}m/s {typhoon.intensity_class(p.wind_ms)[1]}"}
-            for p in pts if p.time <= horizon and p.wind_ms is not None]
-    s = ctx.settings
-    ap = typhoon.approach(pts, now_t, s.district_lat, s.district_lon)
-    district = [{"position": [s.district_lon, s.district_lat], "name": ctx.text("椒江区", "Jiaojiang"),
-                 "color": [255, 80, 80, 255] if ap.inside_7 else [255, 255, 255, 255]}]
-    label = [{"position": [cur.lon, cur.lat], "text": f"{storm.name} {cur.wind_ms or 0:.0f}m/s {now_t.astimezone(BJT):%m-%d %H:%M}"},
-             {"position": [s.district_lon, s.district_lat], "text": f"{ap.distance_km:.0f} km"}]
-    layers = _base_layers(ctx) + [
-        pdk.Layer("PolygonLayer", data=[{"polygon": cone}] if cone else [], id="cone", get_polygon="polygon",
-                  get_fill_color=[255, 255, 255, 28], get_line_color=[255, 255, 255, 120], line_width_min_pixels=1,
-                  stroked=True),
-        pdk.Layer("PolygonLayer", data=circles, id="circles", get_polygon="polygon", get_fill_color="fill",
-                  get_line_color="line", line_width_min_pixels=2, stroked=True, pickable=True),
-        pdk.Layer("PathLayer", data=[{"path": [[p.lon, p.lat] for p in past]}], id="past", get_path="path",
-                  get_color=[255, 255, 255, 230], width_min_pixels=3),
-        pdk.Layer("PathLayer", data=[{"path": [[p.lon, p.lat] for p in fut]}], id="forecast", get_path="path",
-                  get_color=[255, 90, 90, 230], width_min_pixels=2, get_dash_array=[6, 4]),
-        pdk.Layer("ScatterplotLayer", data=dots, id="points", get_position="position", get_fill_color="color",
-                  radius_min_pixels=4, radius_max_pixels=8, get_radius=6000, pickable=True),
-        pdk.Layer("ScatterplotLayer", data=[{"position": [cur.lon, cur.lat], "name": storm.name}], id="centre",
-                  get_position="position", get_fill_color=[255, 40, 40, 255], radius_min_pixels=9, get_radius=9000,
-                  stroked=True, get_line_color=[255, 255, 255], line_width_min_pixels=2),
-        pdk.Layer("ScatterplotLayer", data=district, id="district", get_position="position", get_fill_color="color",
-                  radius_min_pixels=7, get_radius=4000, pickable=True),
-        pdk.Layer("TextLayer", data=label, id="labels", get_position="position", get_text="text", get_size=16,
-                  get_color=[255, 255, 255, 255], get_pixel_offset=[0, -22], background=True,
-                  get_background_color=[5, 13, 31, 200], outline_width=0),
-    ]
-    frame = [(cur.lon, cur.lat), (s.district_lon, s.district_lat)] + [(p.lon, p.lat) for p in fut[:6]]
-    if cur.radii:
-        for b in (0, 90, 180, 270):
-            la, lo = typhoon.destination(cur.lat, cur.lon, b, typhoon.radius_towards(cur.radii.r7, b))
-            frame.append((lo, la))
-    lon, lat, zoom = fit_view(frame, float(ctx.options.get("width_px", 900)), float(ctx.options.get("height_px", 500)))
-    view = pdk.ViewState(longitude=float(ctx.options.get("lon", lon)), latitude=float(ctx.options.get("lat", lat)),
-                         zoom=float(ctx.options.get("zoom", zoom)), pitch=0, bearing=0)
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
-                    tooltip={"text": "{name}"})
-
-
-def typhoon_info(ctx: PanelContext) -> Any:
-    """The typhoon's figures: class by GB/T 19201-2006, wind, pressure, distance and 7-level arrival time."""
-    storm, now_t = _track_now(ctx)
-    s = ctx.settings
-    cur = typhoon.interpolate(storm.points, now_t)
-    ap = typhoon.approach(storm.points, now_t, s.district_lat, s.district_lon)
-    code, zh, en, _ = typhoon.intensity_class(cur.wind_ms)
-    arr = (ctx.text("已进入7级风圈", "inside the gale circle") if ap.inside_7 else
-           ap.arrival_7.astimezone(BJT).strftime("%m-%d %H:%M") if ap.arrival_7 else "–")
-    rows = [
-        (ctx.text("台风", "Typhoon"), f"{storm.cn_id} {storm.name} · {ctx.text(zh, en)} ({code})"),
-        (ctx.text("时间(北京)", "Time (BJT)"), now_t.astimezone(BJT).strftime("%Y-%m-%d %H:%M")),
-        (ctx.text("中心位置", "Centre"), f"{cur.lat:.1f}°N {cur.lon:.1f}°E"),
-        (ctx.text("最大风速/气压", "Wind / pressure"), f"{cur.wind_ms or 0:.0f} m/s (≥{typhoon.beaufort(cur.wind_ms or 0)}级) / "
-                                                     f"{cur.pressure_hpa or 0:.0f} hPa"),
-        (ctx.text("距椒江", "Distance"), f"{ap.distance_km:.0f} km, {ctx.text('方位', 'bearing')} {ap.bearing_from_centre:.0f}°"),
-        (ctx.text("7级风圈抵达", "Gale circle"), arr),
-        (ctx.text("最近距离", "Closest"), f"{ap.closest_km:.0f} km @ {ap.closest_time.astimezone(BJT):%m-%d %H:%M}"
-         if ap.closest_time else "–"),
-    ]
-    return html.Table(html.Tbody([html.Tr([_td(k, color="#8fb3da"), _td(v)]) for k, v in rows]), style=TABLE)
 
 
 # -- plans, transfers, five nets ------------------------------------------------------------------------
@@ -417,7 +337,11 @@ def transfers_panel(ctx: PanelContext) -> Any:
     if level in ("III", "II", "I") and opened and ctx.settings.demo_progress:
         progress = (ctx.now - opened) * ctx.settings.demo_speed / (180 * 60.0)
     progress = float(ctx.options.get("progress", progress))
-    st = plans.transfers([e for e in ents if e.kind == "village"], [e for e in ents if e.kind == "shelter"], progress)
+    # people moved as confirmed in the field (grid workers, via the store): readings ``transferred`` on villages
+    since = opened if opened else ctx.now - 86400
+    reported = {lv.entity_id: lv.value for lv in ctx.store.latest(metric="transferred") if lv.ts >= since}
+    st = plans.transfers([e for e in ents if e.kind == "village"], [e for e in ents if e.kind == "shelter"], progress,
+                         reported=reported)
     pct = 100.0 * st.transferred / max(st.to_transfer, 1)
     if ctx.options.get("show") == "villages":
         rows = [html.Tr([_td(_name(ctx, v)), _td(f"{v['transferred']}/{v['to_transfer']}", textAlign="right"),

@@ -94,9 +94,13 @@ def _dist(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def transfers(villages: Sequence[Any], shelters: Sequence[Any], progress: float,
-              flooded_shelters: Sequence[str] = ()) -> TransferState:
+              flooded_shelters: Sequence[str] = (), reported: Mapping[str, float] | None = None) -> TransferState:
     """People to transfer per village (``to_transfer``), moved so far (``progress`` 0..1 of them), placed in
-    the nearest usable shelter of their town first, then the nearest anywhere, up to capacity."""
+    the nearest usable shelter of their town first, then the nearest anywhere, up to capacity.
+
+    ``reported`` (village id → people moved) are counts confirmed in the field — grid workers' evacuation
+    confirmations, stored by grid_patrol as the village's ``transferred`` reading; a village with one uses
+    it instead of ``progress``."""
     progress = min(max(progress, 0.0), 1.0)
     usable = [s for s in shelters if s.id not in set(flooded_shelters)]
     occ = {s.id: 0 for s in shelters}
@@ -104,7 +108,7 @@ def transfers(villages: Sequence[Any], shelters: Sequence[Any], progress: float,
     st = TransferState()
     for v in sorted(villages, key=lambda v: -int(v.properties.get("to_transfer", 0))):
         need = int(v.properties.get("to_transfer", 0))
-        moved = int(round(need * progress))
+        moved = int(reported[v.id]) if reported and v.id in reported else int(round(need * progress))
         left = moved
         town = v.properties.get("town")
         pos = v.geometry["coordinates"]
@@ -120,7 +124,8 @@ def transfers(villages: Sequence[Any], shelters: Sequence[Any], progress: float,
         st.to_transfer += need
         st.transferred += moved
         st.villages.append({"id": v.id, "name": v.name, "name_en": v.name_en, "town": town,
-                            "to_transfer": need, "transferred": moved, "responsible": v.properties.get("responsible", "")})
+                            "to_transfer": need, "transferred": moved, "responsible": v.properties.get("responsible", ""),
+                            "reported": bool(reported and v.id in reported)})
     for s in shelters:
         st.shelters.append({"id": s.id, "name": s.name, "name_en": s.name_en, "capacity": cap[s.id],
                             "occupied": occ[s.id], "flooded": s.id in set(flooded_shelters)})

@@ -17,7 +17,11 @@ class FloodSettings(BaseModel):
     max_rate_m_per_min: float = Field(0.2, gt=0, le=10, description="faster water-level jumps are flagged as spikes")
     district_lon: float = Field(121.44, ge=-180, le=180, description="where typhoon distances are measured to")
     district_lat: float = Field(28.68, ge=-90, le=90)
-    typhoon_file: str = Field("lekima_1909_cma_bst_demo.txt", description="CMA best-track file in twin_models/flood_defence")
+    typhoon_file: str = Field("lekima_1909_cma_bst_demo.txt", description="CMA best-track file in twin_models/flood_defence "
+                              "(files uploaded at /plugins/flood_defence/admin/best-track or with `twinboard typhoon "
+                              "import FILE` are offered too)")
+    typhoon_storm: str = Field("", max_length=60, description="the storm the typhoon panels show: its number (1909) or "
+                               "name (Lekima, any case); empty: the storm nearest the district in the period shown")
     typhoon_radii_file: str = Field("lekima_1909_radii_demo.yaml", description="wind radii per bulletin time")
     typhoon_start: str = Field("2019080800", description="track time (UTC, YYYYMMDDHH) at the start of a demo cycle")
     typhoon_hours: float = Field(70, gt=0, le=480, description="track hours one demo cycle covers")

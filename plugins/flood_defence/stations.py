@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .warnings import Thresholds, ThresholdError
+from .warnings import Thresholds, ThresholdError, accepted_mask
 
 #: the metric each station type reports
 METRICS = {"water_level": ("water_level_m", "m"), "tide": ("tide_level_m", "m"), "rain": ("rain_mm", "mm")}
@@ -70,10 +70,12 @@ class CleanSeries:
 
 def clean_series(points: Sequence[tuple[float, float]], interval_s: float, max_rate_per_min: float,
                  gap_factor: float = 2.5) -> CleanSeries:
-    """Flag gaps (no reading for more than ``gap_factor`` usual intervals) and isolated spikes.
+    """Flag gaps (no reading for more than ``gap_factor`` usual intervals) and spikes.
 
-    A spike is a value that jumps away faster than ``max_rate_per_min`` and comes back at once;
-    it is listed in ``spikes`` and not plotted as real. Gaps get a None so plotly breaks the line.
+    A spike is a reading the warning rule's spike filter (``warnings.SpikeFilter``) does not accept:
+    a jump faster than ``max_rate_per_min`` that 3 agreeing readings have not confirmed (so the last
+    one or two readings of a jump stay marked until they are). It is listed in ``spikes`` and not
+    plotted as real. Gaps get a None so plotly breaks the line.
     """
     times: list[float] = []
     values: list[float | None] = []
@@ -83,14 +85,7 @@ def clean_series(points: Sequence[tuple[float, float]], interval_s: float, max_r
         return CleanSeries(times, values, spikes, gaps)
     t = np.array([p[0] for p in points], dtype=float)
     v = np.array([p[1] for p in points], dtype=float)
-    bad = ~np.isfinite(v)
-    if len(v) >= 3:
-        dt = np.maximum(np.diff(t) / 60.0, 1.0)  # sensor noise between 5-s readings is not a spike
-        jump = np.abs(np.diff(v)) / dt > max_rate_per_min
-        sign = np.sign(np.diff(v))
-        iso = np.zeros(len(v), dtype=bool)
-        iso[1:-1] = jump[:-1] & jump[1:] & (sign[:-1] != sign[1:])
-        bad |= iso
+    bad = ~np.isfinite(v) | ~accepted_mask(v, t, max_rate_per_min)
     prev_t = None
     recent: list[float] = []   # the last few intervals: the cadence may change (5-min history, 5-s live)
     for ti, vi, b in zip(t, v, bad):

@@ -9,9 +9,13 @@ CMA best-track files (tcdata.typhoon.org.cn) hold one block per cyclone:
 Header: ``66666``, international id, number of data lines, serial number, Chinese id, end flag,
 hours between lines, English name, dataset date. Data: UTC time, intensity category (0..6, 9),
 latitude and longitude in 0.1°, central pressure (hPa), 2-minute mean maximum wind (m/s) and,
-in newer files, the 2-minute mean wind of the official bulletin. ``parse_best_track`` raises a
-``BestTrackError`` naming file, line and field; ``strict=False`` collects those errors and parses
-the rest.
+in newer files, the 2-minute mean wind of the official bulletin. Every data line must have its wind
+column. ``parse_best_track`` raises a ``BestTrackError`` naming file, line and field; ``strict=False``
+collects those errors and parses the rest. A yearly file (``CH2019BST.txt``) holds every storm of
+the year; ``Storm.matches`` finds one by number or name.
+
+Category 9 means the cyclone has become extratropical (变性): ``point_class`` gives it the class
+``ET``, whatever its wind; the other points get their GB/T 19201-2006 class from the wind.
 
 Forecast bulletins add, per forecast point, the radii (km) of the 7-, 10- and 12-level winds
 per quadrant (NE, SE, SW, NW); ``WindRadii`` holds them and ``wind_circle`` turns them into a
@@ -40,6 +44,8 @@ GBT_19201_CLASSES: tuple[tuple[float, str, str, str, int], ...] = (
 )
 CMA_CATEGORIES = {0: "weaker than TD or unknown", 1: "TD", 2: "TS", 3: "STS", 4: "TY", 5: "STY",
                   6: "SuperTY", 9: "extratropical"}
+#: (code, zh, en, CMA category) of a point of CMA category 9: extratropical, not a class from the wind
+EXTRATROPICAL: tuple[str, str, str, int] = ("ET", "变性温带气旋", "Extratropical", 9)
 
 
 class BestTrackError(ValueError):
@@ -64,7 +70,8 @@ class TrackPoint:
 
     @property
     def intensity(self) -> str:
-        return intensity_class(self.wind_ms)[0] if self.wind_ms is not None else ""
+        """Class code: ``ET`` for CMA category 9 (extratropical), else GB/T 19201-2006 from the wind."""
+        return point_class(self)[0]
 
 
 @dataclass
@@ -83,6 +90,35 @@ class Storm:
     @property
     def peak(self) -> TrackPoint:
         return max(self.points, key=lambda p: p.wind_ms or 0)
+
+    @property
+    def start(self) -> datetime:
+        """Time of the first point (the storm's life starts here)."""
+        return self.points[0].time
+
+    @property
+    def end(self) -> datetime:
+        """Time of the last point."""
+        return self.points[-1].time
+
+    @property
+    def label(self) -> str:
+        """``"1909 Lekima"``: the Chinese number and the name."""
+        return f"{self.cn_id} {self.name}"
+
+    def alive_at(self, t: datetime) -> bool:
+        """Whether ``t`` lies within the track (first to last point)."""
+        return bool(self.points) and self.start <= t <= self.end
+
+    def matches(self, query: str) -> bool:
+        """Whether ``query`` names this storm: its Chinese number (``1909``), international number or name,
+        in any case (``lekima``, ``LEKIMA``), or number and name together (``1909 Lekima``)."""
+        q = " ".join(query.split()).casefold()
+        if not q:
+            return False
+        names = {self.cn_id.casefold(), self.intl_id.casefold(), self.name.casefold(),
+                 f"{self.cn_id} {self.name}".casefold()}
+        return q in names - {"0000", "(nameless)", ""}
 
 
 @dataclass(frozen=True)
@@ -115,9 +151,9 @@ def _int_field(text: str, name: str, file: str, line: int, lo: int, hi: int) -> 
 def _parse_data_line(text: str, file: str, line: int) -> TrackPoint:
     parts = text.split()
     names = ("time", "category", "lat", "lon", "pressure", "wind")
-    if len(parts) < 5:
-        raise BestTrackError(f"expected 'YYYYMMDDHH I LAT LONG PRES WND', got {len(parts)} fields",
-                             file, line, names[min(len(parts), 5)])
+    if len(parts) < 6:
+        raise BestTrackError(f"missing: expected 'YYYYMMDDHH I LAT LONG PRES WND', got {len(parts)} field"
+                             f"{'' if len(parts) == 1 else 's'}", file, line, names[len(parts)])
     try:
         if len(parts[0]) != 10 or not parts[0].isdigit():
             raise ValueError
@@ -130,8 +166,8 @@ def _parse_data_line(text: str, file: str, line: int) -> TrackPoint:
     lat = _int_field(parts[2], "lat", file, line, -900, 900) / 10.0
     lon = _int_field(parts[3], "lon", file, line, 0, 1800) / 10.0
     pres = _int_field(parts[4], "pressure", file, line, 850, 1100)
-    wind = _int_field(parts[5], "wind", file, line, 0, 120) if len(parts) > 5 else None
-    return TrackPoint(t, lat, lon, float(pres), float(wind) if wind is not None else None, cat)
+    wind = _int_field(parts[5], "wind", file, line, 0, 120)
+    return TrackPoint(t, lat, lon, float(pres), float(wind), cat)
 
 
 def _parse_header(text: str, file: str, line: int) -> tuple[Storm, int]:
@@ -220,6 +256,14 @@ def intensity_class(wind_ms: float | None) -> tuple[str, str, str, int]:
         if wind_ms >= lo:
             return (code, zh, en, cat)
     return ("", "低于热带低压", "below TD", 0)
+
+
+def point_class(p: TrackPoint) -> tuple[str, str, str, int]:
+    """(code, zh, en, CMA category) of a track point: ``EXTRATROPICAL`` for CMA category 9 (the wind of an
+    extratropical cyclone does not make it a tropical storm), else ``intensity_class`` of its wind."""
+    if p.category == 9:
+        return EXTRATROPICAL
+    return intensity_class(p.wind_ms)
 
 
 def beaufort(wind_ms: float) -> int:

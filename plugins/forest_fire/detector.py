@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .rule import Detection
@@ -103,6 +102,7 @@ class SmokeDetector:
                              device=self.device, verbose=False)[0]
 
     def detect(self, frame: np.ndarray, infrared: bool = False) -> list[Detection]:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         if infrared and frame.ndim == 3:
             g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             frame = cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,7 @@ class VideoSource:
         self.shape: tuple[int, ...] | None = None
 
     def open(self) -> None:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         self.close()
         if self.is_file and not Path(self.url).exists():
             raise SourceError(f"no such video file: {self.url}")
@@ -74,6 +74,7 @@ class VideoSource:
         self.cap = None
 
     def read(self) -> np.ndarray:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         if self.cap is None:
             self.open()
         assert self.cap is not None
@@ -119,6 +120,7 @@ class ImageFolderSource:
         self.files = []
 
     def read(self) -> np.ndarray:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         if not self.files:
             self.open()
         if self.index >= len(self.files):
@@ -148,6 +150,7 @@ class SnapshotSource:
         return None
 
     def read(self) -> np.ndarray:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         try:
             with self._open(self.url, timeout=self.timeout_s) as resp:
                 body = resp.read()
@@ -221,6 +224,7 @@ class CameraFeed:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grab(self) -> np.ndarray | None:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         now = self.clock()
         if not self.connected:
             if now < self.next_attempt:

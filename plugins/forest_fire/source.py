@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import cv2
 import numpy as np
 
 from core.api import AlertDraft, Reading, Severity, SourceContext, SourceSpec
@@ -70,6 +69,7 @@ class CameraState:
     @property
     def jpeg(self) -> bytes | None:
         """The latest frame with its boxes as JPEG (encoded at most once per frame, on demand)."""
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         with self._lock:
             if self._jpeg is None and self._small is not None:
                 out, dets = self._overlay or (None, [])
@@ -127,6 +127,7 @@ def shared_detector(settings: Any) -> SmokeDetector | None:
 
 def annotate(frame: np.ndarray, out: RuleOutput | None, dets: list[Detection], cam: Camera) -> np.ndarray:
     """The frame with the rule's kept boxes (thin), the alert box (thick red) and masks (hatched)."""
+    import cv2  # lazily: not loaded while the plugin is disabled or has no camera
     img = frame.copy()
     h, w = img.shape[:2]
     for m in cam.masks:
@@ -155,6 +156,7 @@ def frame_url(cam_id: str) -> str:
 
 
 def save_snapshot(img: np.ndarray, cam: Camera, t: float, keep: int = 300) -> str:
+    import cv2  # lazily: not loaded while the plugin is disabled or has no camera
     SNAP_DIR.mkdir(parents=True, exist_ok=True)
     name = f"{cam.id.replace('@', '~')}_{int(t * 1000)}.jpg"
     cv2.imwrite(str(SNAP_DIR / name), img, [cv2.IMWRITE_JPEG_QUALITY, 85])
@@ -178,6 +180,7 @@ class CameraWorker:
         self.severity = Severity[getattr(settings, "severity", "II")]
 
     def step(self, ctx: SourceContext | None = None, now: float | None = None) -> RuleOutput | None:
+        import cv2  # lazily: not loaded while the plugin is disabled or has no camera
         t = time.time() if now is None else now
         frame = self.feed.grab()
         self.state.status = self.feed.status()
