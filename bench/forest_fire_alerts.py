@@ -111,7 +111,8 @@ def main() -> int:
     demo_seqs = []
     for name, spec in FEEDS.items():
         if args.quick:          # the frames up to the smoke, then --run frames (a clean feed: --run frames)
-            spec = replace(spec, frames=min(spec.frames, (spec.smoke_from if spec.plume_x is not None else 0) + args.run))
+            lead = spec.smoke_from if spec.plume_x is not None else 0
+            spec = replace(spec, frames=min(spec.frames, lead + args.run))
         seq = [(det.detect(f, infrared=spec.infrared), small(f)) for f in render_frames(spec)]
         if spec.plume_x is None:
             neg_seqs.append((f"demo:{name}", seq))

@@ -134,8 +134,11 @@ def patrol_round(url: str, people: list, photo: bytes) -> list[float]:
 # -- the bare upload ---------------------------------------------------------------------------------------
 def bare_server(folder: Path):
     """A Flask app that writes the posted photo to disk and answers its name (werkzeug, threaded)."""
+    import logging
+
     import flask
     from werkzeug.serving import make_server
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)      # no line per request on stdout
     app = flask.Flask("bare")
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
 

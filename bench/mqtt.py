@@ -17,7 +17,7 @@ both sides. Other figures are medians over the rounds; ``--quick`` (500 devices,
 is a smoke run whose figures say little.
 The last line printed is one JSON object.
 
-    .venv/bin/python bench/mqtt.py [--quick] [--devices 5000] [--messages 4] [--rounds 7]
+    .venv/bin/python bench/mqtt.py [--quick] [--devices 5000] [--messages 4] [--rounds 9]
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=5000)
     ap.add_argument("--messages", type=int, default=4, help="messages per device and round")
-    ap.add_argument("--rounds", type=int, default=7, help="measured rounds (figures: median, min, max)")
+    ap.add_argument("--rounds", type=int, default=9, help="measured rounds (figures: median, min, max)")
     ap.add_argument("--quick", action="store_true", help="500 devices, 2 messages each, 3 rounds (seconds)")
     ap.add_argument("--protocol", default="5", choices=("5", "3.1.1"))
     ap.add_argument("--flush-s", type=float, default=0.5, help="idle wake-up of the ingest client")

@@ -18,7 +18,7 @@ from core.geo.gis_import import imported_dem, imported_roads
 from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, MapLayerSpec, PanelSpec, ProcessSpec,
                                         Reading, RouteSpec, Severity, SourceSpec, ThresholdRule)
 from core.plugins.contributions import DEFAULT_ALERT_MESSAGE, Position
-from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, HazardReported,
+from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, HazardReported, MaterialsDispatched,
                               PluginStateChanged, ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
 from core.runtime.wall import WallModeError, set_wall_mode, wall_state
@@ -47,7 +47,7 @@ def open_configured_store(config: str | Path | None = None) -> Store:
 __all__ = [
     "PLUGIN_API_VERSION", "hookimpl",
     "AlertAcknowledged", "AlertClosed", "AlertRaised", "Bus", "Event", "PluginStateChanged",
-    "ReadingsIngested", "VideoDetection", "WallModeChanged", "HazardReported", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec",
+    "ReadingsIngested", "VideoDetection", "WallModeChanged", "HazardReported", "MaterialsDispatched", "SEVERITY_COLORS", "AlertDraft", "EntityKind", "PanelSpec",
     "ProcessSpec", "Reading",
     "RouteSpec", "Severity", "SourceSpec", "ThresholdRule", "ConfigError", "PluginError",
     "TwinboardError", "PanelContext", "Selection", "SourceContext", "LatestValue", "Store",

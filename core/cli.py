@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database commands")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("init", help="create the tables (idempotent)").set_defaults(fn=_db_init)
-    u = sub.add_parser("user", help="users and roles (viewer, manager, admin; scoped: field --scope grid:ID)")
+    u = sub.add_parser("user", help="users and roles (viewer, manager, admin; scoped: field --scope grid:ID, agency --scope agency:ID)")
     usub = u.add_subparsers(dest="user_command", required=True)
     for cmd, helptext in (("add", "add a user"), ("passwd", "set a user's password"), ("role", "set a user's role"),
                           ("list", "list users")):

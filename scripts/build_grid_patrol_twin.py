@@ -226,8 +226,9 @@ def build() -> str:
                 if ent:
                     props["enterprise"] = ent
                 feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": list(xy)},
-                              "properties": {"id": pid, "kind": "patrol_point", "name": f"{vname}·{pz}" if not ent else pz,
-                                             "name_en": f"{vname_en or name_en} · {pe}" if not ent else pe, **props}})
+                              # "<n>号点·<kind>": a village name would name a town seat the point may lie far from
+                              "properties": {"id": pid, "kind": "patrol_point", "name": f"{no}号点·{pz}" if not ent else pz,
+                                             "name_en": f"P{no} {pe}" if not ent else pe, **props}})
             line = [office] + [pts[i][3] for i in order]
             feats.append({"type": "Feature", "geometry": rounded(LineString(line)),
                           "properties": {"id": f"gp.route.{code}-{n}", "kind": "patrol_route", "name": f"{vname}巡查路线",

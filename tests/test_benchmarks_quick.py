@@ -57,6 +57,9 @@ BENCHES: dict[str, Run | RunElsewhere] = {
     # alert_within_3_frames needs the training set's held-out units (var/smoke/dataset/val, not in the repository)
     "forest_fire_alerts.py": Run({"smoke_sequences": COUNT, "smoke_free_sequences": POSITIVE,
                                   "false_alert_sequences": COUNT}),
+    # a served twinboard with enterprise_park, whose demo broker needs mosquitto
+    "grassroots.py": Run({"patrol_p95_ms": POSITIVE, "bare_p95_ms": POSITIVE, "patrol_ratio": POSITIVE},
+                         needs=("mosquitto",)),
     "incident_switch.py": Run({"incident_switch_ms": POSITIVE, "runs": POSITIVE}, browser=True),
     "ingest.py": Run({"ingest_ratio": POSITIVE, "store_rows_per_s": POSITIVE, "raw_rows_per_s": POSITIVE}),
     "isochrone.py": Run({"isochrone_ratio": POSITIVE}),

@@ -205,7 +205,8 @@ def test_on_shutdown(make_twin_app) -> None:
 
 def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
     mod = plugin_module("late", register_routes=hookimpl(
-        lambda: [RouteSpec("items/<int:n>", lambda n: {"n": n})]))
+        lambda: [RouteSpec("items/<int:n>", lambda n: {"n": n}),
+                 RouteSpec("notes", lambda: {"ok": True}, methods=("POST",))]))
     app = make_twin_app(plugins=[(mod, make_manifest("late"))])
     host = app.server.config["TWINBOARD_HOST"]
     host.set_enabled("late", False, actor="t")
@@ -213,9 +214,10 @@ def test_register_routes_of_a_plugin_enabled_later(make_twin_app) -> None:
     assert client.get("/plugins/late/items/3").status_code == 404
     host.set_enabled("late", True, actor="t")
     assert client.get("/plugins/late/items/3").get_json() == {"n": 3}
-    assert client.post("/plugins/late/items/3").status_code == 400  # CSRF check comes first
+    assert client.post("/plugins/late/items/3").status_code == 405  # the route takes no POST at all
+    assert client.post("/plugins/late/notes").status_code == 400    # a POST route: the CSRF check
     app.server.config["WTF_CSRF_ENABLED"] = False
-    assert client.post("/plugins/late/items/3").status_code == 405
+    assert client.post("/plugins/late/notes").get_json() == {"ok": True}
 
 
 def test_register_commands(tmp_path: Path, monkeypatch) -> None:

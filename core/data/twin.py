@@ -363,3 +363,49 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     count: int = 0
     expires_at: float = 0.0
+
+
+class FederationOutbox(SQLModel, table=True):
+    """A message waiting for (or delivered to) one peer instance (core.runtime.federation): the outbox is the
+    truth, the sender retries a row with back-off until the peer answers; ``(msg_id, peer)`` is unique."""
+
+    __tablename__ = "federation_outbox"
+    __table_args__ = (UniqueConstraint("msg_id", "peer", name="uq_federation_outbox_msg_peer"),
+                      Index("ix_federation_outbox_due", "peer", "state", "next_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(max_length=64)
+    peer: str = Field(max_length=64)
+    type: str = Field(max_length=32)
+    envelope: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)   # pending, sent, refused
+    attempts: int = 0
+    next_at: float = Field(default_factory=_now)
+    created_at: float = Field(default_factory=_now)
+    sent_at: float | None = None
+    last_error: str | None = None
+
+
+class FederationInbox(SQLModel, table=True):
+    """A message received from a peer; ``msg_id`` is unique, so a replayed message is never stored twice."""
+
+    __tablename__ = "federation_inbox"
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(max_length=64, unique=True, index=True)
+    type: str = Field(max_length=32, index=True)
+    peer: str = Field(max_length=64)                      # the peer that delivered it (configured name)
+    origin_level: str = Field(max_length=16)
+    origin_name: str = Field(max_length=128)
+    created: float
+    received_at: float = Field(default_factory=_now, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    via: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    republished_at: float | None = None
+    republished_by: str | None = Field(default=None, max_length=64)
+
+
+class FederationCursor(SQLModel, table=True):
+    """How far the federation feeder has read one of the store's tables (incident events, warnings)."""
+
+    __tablename__ = "federation_cursor"
+    name: str = Field(primary_key=True, max_length=32)
+    value: float = 0.0

@@ -18,8 +18,9 @@ from core.data.twin import AuditEntry, KioskToken, User
 ROLES = ("viewer", "manager", "admin")
 #: scoped roles rank outside the ladder: role → the kind of scope it takes (``"<kind>:<id>"``). A scoped
 #: user sees no screen and no admin page; only routes that name the role in ``RouteSpec.scoped_roles``
-#: (and the public paths). ``field``: a grid worker (``grid:<grid entity id>``).
-SCOPED_ROLES: dict[str, str] = {"field": "grid"}
+#: (and the public paths). ``field``: a grid worker (``grid:<grid entity id>``); ``agency``: a safety
+#: consultancy (中介机构) that sees only its own contracts (``agency:<agency entity id>``).
+SCOPED_ROLES: dict[str, str] = {"field": "grid", "agency": "agency"}
 #: every role a user may hold
 ALL_ROLES = ROLES + tuple(SCOPED_ROLES)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")

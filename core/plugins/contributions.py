@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -383,6 +384,12 @@ class RouteSpec:
     ``mobile=True`` mounts the route at ``/m/<rule>`` (a phone page; the first such GET route of a
     scoped role is where its users land after signing in). ``max_bytes`` lets this route take a
     request body larger than the host's 256 kB (uploads); bigger ones get 413.
+
+    ``public=True`` mounts the route at the host's top level, ``/<rule>`` (command_center's ``/press``):
+    anyone may GET it without signing in; the host sets no session or CSRF cookie on its answer.
+    Such a route takes GET only, has no ``role``, ``scoped_roles``, ``mobile`` or ``max_bytes``, and
+    its rule starts with a fixed segment the host does not own (:data:`HOST_PATH_ROOTS`); otherwise
+    ``ValueError`` names the rule. It must show only what may be public.
     """
 
     #: a Werkzeug rule under /plugins/<plugin>/, e.g. "levels.csv" or "tank/<tank_id>"
@@ -396,6 +403,29 @@ class RouteSpec:
     scoped_roles: Sequence[str] = ()
     mobile: bool = False
     max_bytes: int | None = None
+    #: mounted at the top level ``/<rule>``, readable without signing in (GET only)
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.public:
+            return
+        first = self.rule.lstrip("/").split("/", 1)[0]
+        problems = []
+        if set(self.methods) - {"GET", "HEAD"}:
+            problems.append(f"methods {tuple(self.methods)} (GET only)")
+        if self.role is not None or self.scoped_roles or self.mobile or self.max_bytes:
+            problems.append("role, scoped_roles, mobile or max_bytes set")
+        if not _PUBLIC_ROOT.fullmatch(first) or first in HOST_PATH_ROOTS:
+            problems.append(f"first segment {first!r} (a fixed name the host does not own; host: "
+                            f"{', '.join(sorted(HOST_PATH_ROOTS))})")
+        if problems:
+            raise ValueError(f"public route {self.rule!r}: " + "; ".join(problems))
+
+
+#: First path segments the host serves itself; a ``public=True`` route may not start with one of them.
+HOST_PATH_ROOTS = frozenset({"admin", "api", "screen", "playlist", "plugins", "m", "login", "logout", "assets",
+                             "vendor", "favicon.ico"})
+_PUBLIC_ROOT = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")  # no "_" (Dash's own paths start with one), no variable
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,25 @@ class HazardReported(Event):
     reporter: str = ""            # who reported it (a user name)
 
 
+@dataclass(frozen=True)
+class MaterialsDispatched(Event):
+    """Materials left a store for an incident (the command centre's 调度 step), or were sent in a drill.
+
+    The dispatching plugin publishes it once the dispatch is stored; a plugin that keeps the stores' stock
+    (supplies) records the movement through ``on_event`` without importing the dispatcher. ``dispatch_id`` is
+    stable (the same on a re-delivery): keep one movement per ``(dispatch_id, line)``. Each line of
+    ``materials`` is ``{"depot": store entity id, "sku": item code, "count": int, "name": str, "unit": str}``.
+    ``drill`` is true for a drill incident: its materials never leave live stock.
+    """
+
+    plugin: str = ""              # the dispatching plugin
+    dispatch_id: str = ""         # stable id of this dispatch
+    incident_id: int = 0
+    drill: bool = False
+    actor: str = ""
+    materials: tuple[dict[str, Any], ...] = ()
+
+
 def event_from_dict(data: dict[str, Any]) -> Event | None:
     """Rebuild an event from ``as_dict()`` output; None when its topic is not known in this process."""
     cls = EVENT_TYPES.get(str(data.get("topic", "")))

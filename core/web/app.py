@@ -20,7 +20,7 @@ from core.web.dashboards import Dashboard, load_dashboards, load_playlists, load
 from core.web.geo_api import register_geo_api
 from core.runtime.host import Host
 from core.i18n import normalize_locale
-from core.plugins.contributions import RouteSpec
+from core.plugins.contributions import HOST_PATH_ROOTS, RouteSpec
 from core.plugins.manifest import Manifest
 from core.web.pages import index_page, playlist_page
 from core.plugins.manager import PluginStatus
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
     server.secret_key = settings.secret_key or _persistent_secret(settings.path(settings.var_dir))
     server.config["TWINBOARD_HOST"] = host
     _refuse_malformed_paths(server)
+    _register_public_routes(server, host)  # before sign-in: public pages need no session
     users = install_auth(server, host)
     server.register_blueprint(build_admin(host, users, boards, playlists))
     app.layout = html.Div([dcc.Location(id="tb-url", refresh=False), html.Div(id="tb-page")])
@@ -224,6 +225,54 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         return flask.jsonify({"version": __version__, "plugin_api_version": PLUGIN_API_VERSION})
 
 
+def _register_public_routes(server: flask.Flask, host: Host) -> None:
+    """Serve plugins' ``public=True`` routes at the top level (``/<rule>``, e.g. ``/press``), GET only.
+
+    Runs before sign-in, so no identity, session or CSRF check applies; ``flask.g.tb_public`` tells the
+    auth layer to set no cookie on the answer. Matched at request time like other plugin routes (a
+    disabled plugin's public pages answer 404); the first enabled plugin, by name, with the rule serves it.
+    """
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+    from werkzeug.routing import Map, Rule
+
+    maps: dict[str, tuple[list[RouteSpec], list[RouteSpec], Map, frozenset[str]]] = {}
+
+    def _rules(name: str, all_routes: list[RouteSpec]) -> tuple[list[RouteSpec], Map, frozenset[str]]:
+        hit = maps.get(name)
+        if hit is None or hit[0] is not all_routes:
+            routes = [r for r in all_routes if r.public]
+            hit = (all_routes, routes, Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods))
+                                            for i, r in enumerate(routes)]),
+                   frozenset(r.rule.lstrip("/").split("/", 1)[0] for r in routes))
+            maps[name] = hit
+        return hit[1], hit[2], hit[3]
+
+    @server.before_request
+    def _public_route() -> Any:
+        path = flask.request.path
+        first = path.lstrip("/").split("/", 1)[0]
+        if not first or first.startswith("_") or first in HOST_PATH_ROOTS:
+            return None
+        for name in host.plugins.names(PluginStatus.ENABLED):
+            contrib = host.contributions.get(name)
+            if contrib is None:
+                continue
+            routes, rules, roots = _rules(name, contrib.routes)
+            if first not in roots:
+                continue
+            try:
+                index, args = rules.bind("localhost").match(path, method=flask.request.method)
+            except NotFound:
+                continue
+            except MethodNotAllowed:
+                flask.g.tb_public = True
+                return flask.Response("405: public pages are read-only", status=405, headers={"Allow": "GET, HEAD"},
+                                      mimetype="text/plain; charset=utf-8")
+            flask.g.tb_public = True
+            return routes[index].view_func(**args)
+        return None
+
+
 def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
     """Serve plugins' routes under /plugins/<name>/ (phone pages, ``mobile=True``, under /m/), matched at
     request time so enabling or disabling a plugin at run time adds or removes its routes without a restart.
@@ -240,8 +289,21 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-    def _match(routes: list[RouteSpec], rest: str) -> tuple[RouteSpec, dict[str, Any]] | None:
-        rules = Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods)) for i, r in enumerate(routes)])
+    # compiled rules per (plugin, mobile), kept while the plugin's route list is the same object (compiling a
+    # werkzeug Map costs milliseconds: not on every request)
+    maps: dict[tuple[str, bool], tuple[list[RouteSpec], list[RouteSpec], Map]] = {}
+
+    def _rules(name: str, all_routes: list[RouteSpec], mobile: bool) -> tuple[list[RouteSpec], Map]:
+        hit = maps.get((name, mobile))
+        if hit is None or hit[0] is not all_routes:
+            routes = [r for r in all_routes if r.mobile == mobile and not r.public]
+            hit = (all_routes, routes, Map([Rule("/" + r.rule.lstrip("/"), endpoint=i, methods=list(r.methods))
+                                            for i, r in enumerate(routes)]))
+            maps[(name, mobile)] = hit
+        return hit[1], hit[2]
+
+    def _match(name: str, all_routes: list[RouteSpec], mobile: bool, rest: str) -> tuple[RouteSpec, dict[str, Any]] | None:
+        routes, rules = _rules(name, all_routes, mobile)
         try:
             index, args = rules.bind("localhost").match("/" + rest, method=flask.request.method)
         except NotFound:
@@ -262,7 +324,8 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
             flask.abort(403)
         if route.max_bytes:
             flask.request.max_content_length = int(route.max_bytes)  # this request only
-        server.extensions["csrf"].protect()
+        if server.config.get("WTF_CSRF_ENABLED", True):  # protect() itself ignores the switch
+            server.extensions["csrf"].protect()
         return route.view_func(**args)
 
     @server.route("/plugins/<name>/", defaults={"rest": ""}, methods=methods)
@@ -272,7 +335,7 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
         contrib = host.contributions.get(name)
         if record is None or contrib is None or record.status != PluginStatus.ENABLED:
             flask.abort(404)
-        hit = _match([r for r in contrib.routes if not r.mobile], rest)
+        hit = _match(name, contrib.routes, False, rest)
         if hit is None:
             flask.abort(404)
         return _call(*hit)
@@ -281,7 +344,7 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
     def _mobile_route(rest: str) -> Any:
         for name in host.plugins.names(PluginStatus.ENABLED):
             contrib = host.contributions.get(name)
-            hit = _match([r for r in contrib.routes if r.mobile], rest) if contrib else None
+            hit = _match(name, contrib.routes, True, rest) if contrib else None
             if hit is not None:
                 return _call(*hit)
         flask.abort(404)

@@ -35,11 +35,16 @@ def current_identity() -> dict[str, Any]:
 
 
 def scoped_home(host: Host, role: str) -> str | None:
-    """Where a user of a scoped role lands: the first phone page (``mobile=True`` GET route) naming it."""
+    """Where a user of a scoped role lands: the first phone page (``mobile=True`` GET route) naming it,
+    else the first plugin page (a GET route without arguments) naming it."""
     for contrib in list(host.contributions.values()):
         for r in contrib.routes:
             if r.mobile and role in r.scoped_roles and "GET" in r.methods and "<" not in r.rule:
                 return "/m/" + r.rule.lstrip("/")
+    for name, contrib in list(host.contributions.items()):
+        for r in contrib.routes:
+            if not r.mobile and role in r.scoped_roles and "GET" in r.methods and "<" not in r.rule:
+                return f"/plugins/{name}/" + r.rule.lstrip("/")
     return None
 
 
@@ -129,7 +134,7 @@ def install_auth(server: flask.Flask, host: Host) -> Users:
     @server.after_request
     def _csrf_cookie(resp: flask.Response) -> flask.Response:
         # Dash's renderer sends this cookie back as the X-CSRFToken header on every callback.
-        if flask.request.endpoint != "static":
+        if flask.request.endpoint != "static" and not flask.g.get("tb_public"):  # public pages: no cookie
             resp.set_cookie("_csrf_token", generate_csrf(), samesite="Lax", httponly=False)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")

@@ -62,10 +62,10 @@ def plan(store: Store, net: RoadNetwork, inc: Incident, team_ids: list[str]) -> 
 
 
 def dispatch_soonest(store: Store, net: RoadNetwork, incident_id: int, actor: str, count: int = 2,
-                     materials: list[dict[str, Any]] | None = None) -> Incident:
+                     materials: list[dict[str, Any]] | None = None, bus: Any = None) -> Incident:
     """Dispatch the ``count`` free teams that can arrive soonest (used by drills and quick dispatch)."""
     inc = incidents.get(store, incident_id)
     free = [c["id"] for c in candidates(store, net, inc) if c["available"]][:count]
     if not free:
         raise IncidentError("no free team can reach the incident")
-    return incidents.dispatch(store, incident_id, actor, plan(store, net, inc, free), materials or [])
+    return incidents.dispatch(store, incident_id, actor, plan(store, net, inc, free), materials or [], bus=bus)

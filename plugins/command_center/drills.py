@@ -158,7 +158,7 @@ class DrillRun:
 
     def _do_dispatch(self, step: DrillStep) -> None:
         dispatch_soonest(self.host.store, self.net, self.incident_id, self.actor, step.teams,
-                         [m.model_dump() for m in step.materials])
+                         [m.model_dump() for m in step.materials], bus=self.host.bus)
 
     def _do_message(self, step: DrillStep) -> None:
         incidents.message(self.host.store, self.incident_id, self.actor, step.text)

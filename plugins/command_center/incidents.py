@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core.api import Alert, Entity, Incident, IncidentEvent, Store
+from core.api import Alert, Entity, Incident, IncidentEvent, MaterialsDispatched, Store
 
 STATES = ("intake", "assessment", "warning", "dispatch", "handling", "closed")
 STATE_TEXT = {"intake": ("接报", "Intake"), "assessment": ("研判", "Assessment"), "warning": ("预警", "Warning"),
@@ -240,8 +240,12 @@ def note_warning(store: Store, incident_id: int, actor: str, publication_id: int
 
 
 def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[str, Any]],
-             materials: Sequence[dict[str, Any]] = ()) -> Incident:
-    """调度: teams (each {"id", "name", "eta_s", "route", "cum"}) and materials ({"depot", "sku", "count"})."""
+             materials: Sequence[dict[str, Any]] = (), bus: Any = None) -> Incident:
+    """调度: teams (each {"id", "name", "eta_s", "route", "cum"}) and materials ({"depot", "sku", "count"}).
+
+    A drill's materials are checked against the stock but never taken from it. With ``bus``, the materials
+    are published as ``MaterialsDispatched`` (the stock keeper, e.g. supplies, records the movement).
+    """
     inc = get(store, incident_id)
     if not teams and not materials:
         raise IncidentError("dispatch needs at least one team or material")
@@ -260,7 +264,7 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
             if count <= 0 or count > int(item.get("count", 0)):
                 raise IncidentError(f"material: {item['name']} count must be 1..{item.get('count', 0)}, got {count}")
             taken.append((depot, items, item, count))
-        for depot, items, item, count in taken:
+        for depot, items, item, count in taken if not inc.is_drill else ():
             item["count"] = int(item["count"]) - count
             depot.properties = {**depot.properties, "items": items}
             depot.updated_at = now
@@ -287,9 +291,14 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
              "materials": list(inc.properties.get("materials", [])) + mats}
     parts = [f"{t['name']}(预计 {t['eta_s'] / 60:.0f} 分钟)" if t.get("eta_s") else t["name"] for t in sent]
     parts += [f"{m['name']} {m['count']}{m['unit']}" for m in mats]
-    return _advance(store, inc, "dispatch" if STATES.index(inc.state) <= STATES.index("dispatch") else inc.state,
-                    actor, "调度: " + "、".join(parts),
-                    {"teams": [{k: v for k, v in t.items() if k != "route"} for t in sent], "materials": mats}, props)
+    out = _advance(store, inc, "dispatch" if STATES.index(inc.state) <= STATES.index("dispatch") else inc.state,
+                   actor, "调度: " + "、".join(parts),
+                   {"teams": [{k: v for k, v in t.items() if k != "route"} for t in sent], "materials": mats}, props)
+    if bus is not None and mats:
+        bus.publish(MaterialsDispatched(plugin="command_center", dispatch_id=f"cc.{incident_id}.{int(now * 1e6)}",
+                                        incident_id=incident_id, drill=bool(inc.is_drill), actor=actor,
+                                        materials=tuple(mats)))
+    return out
 
 
 def arrive(store: Store, incident_id: int, team_id: str, actor: str | None = None) -> Incident:

@@ -193,7 +193,7 @@ def step(incident_id: int, action: str) -> Any:
                 mats = [{"depot": depot, "sku": sku, "count": _int(b, "count", 0)}]
             base = incidents.get(store, incident_id)
             routed = plan(store, road_network(_settings().road_spacing_m), base, [str(t) for t in teams])
-            inc = incidents.dispatch(store, incident_id, actor, routed, mats)
+            inc = incidents.dispatch(store, incident_id, actor, routed, mats, bus=_host().bus)
         else:
             return _fail(f"unknown step {action!r} (assess, dispatch, arrive, message, handle, close)", 404)
     except incidents.IncidentError as exc:
