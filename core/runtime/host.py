@@ -26,6 +26,7 @@ from core.runtime.heartbeats import StoredHeartbeats
 from core.runtime.panel_faults import PanelFaults
 from core.plugins import footprint
 from core.runtime.relay import EventRelay, make_notifier, process_origin
+from core.runtime.federation import Federation
 from core.plugins.contributions import EntityKind, PanelSpec, Reading, RouteSpec, merge_entity_kinds
 from core.i18n import Translator
 from core.plugins.manifest import Manifest
@@ -91,6 +92,10 @@ class Host:
         self.relay: EventRelay | None = None
         if role != "all":
             self.relay = EventRelay(self.store, make_notifier(self.store, settings.redis_url), origin=self.origin)
+        #: the five-level interconnection (core.runtime.federation), when the settings configure peers
+        self.federation: Federation | None = None
+        if settings.federation is not None:
+            self.federation = Federation(settings.federation, self.store, self.bus)
         self.bus.subscribe(Event, self._dispatch_on_event)
         self.bus.subscribe(PluginStateChanged, self._on_plugin_state)
 
@@ -119,6 +124,8 @@ class Host:
                 self._start_sources(name)
                 step.add_to(self.plugins.records[name].memory, "startup")
         self._memory_after_start = (footprint.rss_bytes(), footprint.top_modules())
+        if self.federation is not None and self.active and self.role != "web":
+            self.federation.start()  # its sender runs where sources run: one per deployment
         self.started = True
         return self
 
@@ -134,18 +141,24 @@ class Host:
             if self.sources_wanted:
                 for name in self.plugins.names(PluginStatus.ENABLED):
                     self._start_sources(name)
+            if self.federation is not None and self.started:
+                self.federation.start()
 
     def deactivate(self) -> None:
         """Stop running sources and ``on_event`` (a worker that lost or gave up the lease)."""
         with self._lock:
             if self.role != "all":
                 self.active = False
+                if self.federation is not None:
+                    self.federation.stop()
             self.runtime.stop_all()
 
     def stop(self) -> None:
         """Stop sources, then tell plugins; safe to call twice."""
         self.stopping.set()
         self.runtime.stop_all()
+        if self.federation is not None:
+            self.federation.stop()
         if self.started:
             for name in self.plugins.names(PluginStatus.ENABLED):
                 self.plugins.call(name, "on_shutdown")

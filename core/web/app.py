@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, *, host: Host | None = None,
         return _not_found(host, locale, path, ["/", *(f"/screen/{u}" for u in sorted(boards))])
 
     register_screen_callbacks(app, host, lambda: boards)
+    from core.web.federation import register_federation
+    register_federation(server, host)   # POST /api/federation/inbox, /admin/federation (docs/federation.md)
     _register_api(server, host, boards)
     _register_plugin_routes(server, host)
     return app

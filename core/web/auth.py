@@ -18,7 +18,8 @@ from core.data.users import Users, is_scoped, role_at_least
 #: Paths anyone may fetch: static files, the Dash shell, health, sign-in.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-layout", "/_dash-dependencies",
                    "/_favicon.ico", "/favicon.ico", "/vendor/", "/login", "/logout", "/api/health", "/api/ready",
-                   "/api/version", "/_reload-hash")
+                   "/api/version", "/_reload-hash",
+                   "/api/federation/")  # authenticated by each request's HMAC signature (docs/federation.md)
 SCREEN_PREFIXES = ("/screen/", "/playlist/", "/_dash-update-component", "/api/changes", "/api/alerts",
                    "/api/dashboards", "/api/wall", "/plugins/", "/api/basemap", "/api/entities")
 MANAGER_PREFIXES = ("/admin", "/api/admin/")

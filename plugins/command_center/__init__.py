@@ -15,7 +15,7 @@ from typing import Any
 
 from core.api import AlertRaised, EntityKind, PanelSpec, SourceSpec, hookimpl
 
-from . import imported_roads, panels, report, routes, switching
+from . import imported_roads, panels, press, report, routes, switching
 from .settings import CommandSettings
 from .tracker import TeamTracker
 
@@ -62,6 +62,7 @@ def register_routes() -> list:
 def on_startup(store: Any, bus: Any, settings: CommandSettings) -> None:
     _state.update(bus=bus)
     imported_roads.use_store(store)  # the circle reads imported roads outside a request too (the worker)
+    press.install_guard(store)  # published press releases are refused any change by the database itself
     # The report's PDF font is unpacked once per checkout; do it now, off the request path.
     threading.Thread(target=report.warm_fonts, name="cc-fonts", daemon=True).start()
 

@@ -33,7 +33,7 @@ STATE_TEXT = {"intake": ("接报", "Intake"), "assessment": ("研判", "Assessme
               "dispatch": ("调度", "Dispatch"), "handling": ("处置", "Handling"), "closed": ("结案", "Closed")}
 #: Timeline line kinds besides the states.
 EVENT_TEXT = {"alert_linked": ("报警关联", "Alert linked"), "message": ("信息", "Message"), "update": ("更新", "Update"),
-              "report": ("评估报告", "Report")}
+              "report": ("评估报告", "Report"), "press": ("新闻发布", "Press release")}
 KINDS = {"chemical_leak": ("危化品泄漏", "Chemical leak"), "fire": ("火灾", "Fire"),
          "forest_fire": ("森林火灾", "Forest fire"), "flood": ("洪涝", "Flood"), "typhoon": ("台风", "Typhoon"),
          "geological": ("地质灾害", "Geological hazard"), "accident": ("生产安全事故", "Work-safety accident"),

@@ -1,8 +1,8 @@
 """The evaluation report (应急评估) of a closed incident: one HTML file and one PDF.
 
 Contents: the incident card (type, place, times, severity, drill mark), response times (intake →
-dispatch → arrival → closure), the teams and materials used, the warnings published, the full
-timeline ("who did what when") and a map (roads, the incident, the teams' routes, nearby
+dispatch → arrival → closure), the teams and materials used, the warnings published, the press
+releases (新闻发布, with their state), the full timeline ("who did what when") and a map (roads, the incident, the teams' routes, nearby
 resources) drawn with matplotlib. The HTML embeds the map as a PNG; the PDF is written with fpdf2
 in the screens' own font (Noto Sans SC, OFL), unpacked once from the bundled WOFF2 subset to a TTF
 under ``var/cache`` (GB 2312 coverage: a character outside it prints as a blank box and is listed
@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from core.api import Incident, Store, WarningPublication
 
-from . import incidents
+from . import incidents, press
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, point_of
 from .roads import RoadNetwork
 
@@ -50,6 +50,20 @@ def _fmt_dur(s: float | None) -> str:
     return f"{s // 60} 分 {s % 60:02d} 秒" if s >= 60 else f"{s} 秒"
 
 
+def _release_state(p: dict[str, Any]) -> str:
+    """A press release's state for the report: 已发布, 演练(不公开), 更正第 N 号..."""
+    text = press.STATES.get(p.get("state"), (str(p.get("state")),))[0]
+    if p.get("is_drill"):
+        text += "(演练,不公开)"
+    if p.get("corrects"):
+        text += f",更正第 {p['corrects']} 号"
+    return text
+
+
+def _release_people(p: dict[str, Any]) -> str:
+    return " / ".join(str(p.get(k) or "—") for k in ("drafted_by", "reviewed_by", "published_by"))
+
+
 def collect(store: Store, incident_id: int) -> dict[str, Any]:
     """Everything the report shows, as plain data (also what tests check)."""
     inc = incidents.get(store, incident_id)
@@ -62,6 +76,7 @@ def collect(store: Store, incident_id: int) -> dict[str, Any]:
     return {"incident": inc, "events": events, "times": incidents.response_times(inc, events),
             "teams": inc.properties.get("dispatches", []), "arrivals": inc.properties.get("arrivals", []),
             "materials": inc.properties.get("materials", []), "publications": pubs,
+            "releases": sorted(press.releases(store, incident_id=incident_id), key=lambda r: r.properties["number"]),
             "actors": sorted({e.actor for e in events})}
 
 
@@ -128,6 +143,10 @@ def render_html(data: dict[str, Any], map_png: bytes) -> str:
                    for m in data["materials"]) or "<tr><td colspan=3>—</td></tr>"
     pubs = "".join(f"<tr><td>#{p.id}</td><td>{e(p.level)}</td><td>{e(p.title)}</td><td>{len(p.recipients)}</td>"
                    f"<td>{_fmt_time(p.published_at)}</td></tr>" for p in data["publications"]) or "<tr><td colspan=5>—</td></tr>"
+    rels = "".join(f"<tr><td>第 {r.properties['number']} 号</td><td>{e(r.properties['title'])}</td>"
+                   f"<td>{e(_release_state(r.properties))}</td><td>{e(_release_people(r.properties))}</td>"
+                   f"<td>{_fmt_time(r.properties.get('published_at'))}</td></tr>"
+                   for r in data.get("releases", [])) or "<tr><td colspan=5>—</td></tr>"
     mark = '<div class="drill">演练 DRILL — 本报告为模拟演练评估, 非真实事件</div>' if drill else ""
     img = base64.b64encode(map_png).decode()
     p = inc.properties
@@ -171,6 +190,8 @@ th {{ background: #e9f0f8; }} .kv td:first-child {{ width: 180px; color: #4a6282
 <table><tr><th>物资库</th><th>物资</th><th>数量</th></tr>{mats}</table>
 <h2>预警发布</h2>
 <table><tr><th>编号</th><th>等级</th><th>标题</th><th>接收对象数</th><th>发布时间</th></tr>{pubs}</table>
+<h2>新闻发布</h2>
+<table id="report-releases"><tr><th>编号</th><th>标题</th><th>状态</th><th>起草 / 审核 / 发布</th><th>发布时间</th></tr>{rels}</table>
 <h2>处置地图</h2>
 <img alt="map" style="max-width: 100%" src="data:image/png;base64,{img}">
 <h2>事件时间线 (谁在何时做了什么)</h2>
@@ -278,6 +299,18 @@ def render_pdf(data: dict[str, Any], map_png: bytes, cache: Path) -> bytes:
             for pub in data["publications"]:
                 row = table.row()
                 for v in (f"#{pub.id}", pub.level, pub.title, str(len(pub.recipients)), _fmt_time(pub.published_at)):
+                    row.cell(v)
+    if data.get("releases"):
+        heading("新闻发布")
+        with pdf.table(col_widths=(16, 70, 30, 34, 30)) as table:
+            row = table.row()
+            for h in ("编号", "标题", "状态", "起草/审核/发布", "发布时间"):
+                row.cell(h)
+            for rel in data["releases"]:
+                q = rel.properties
+                row = table.row()
+                for v in (f"第{q['number']}号", q["title"], _release_state(q), _release_people(q),
+                          _fmt_time(q.get("published_at"))):
                     row.cell(v)
     heading("处置地图")
     pdf.image(io.BytesIO(map_png), w=150)

@@ -14,7 +14,7 @@ import flask
 
 from core.api import RouteSpec, WallModeError, current_identity, set_wall_mode, wall_state
 
-from . import incidents, publish
+from . import incidents, press_routes, publish
 from .dispatching import candidates, plan
 from .drills import DrillRun, load_drills
 from .panels import STATUS
@@ -340,4 +340,4 @@ def routes() -> list[RouteSpec]:
         RouteSpec("drills/<drill_id>", drill_status, role="viewer"),
         RouteSpec("wall", wall_mode, methods=("POST",), role=m),
         RouteSpec("layers", layers),
-    ]
+    ] + press_routes.routes()  # press releases: the managers' page and the public /press (press_routes.py)

@@ -28,3 +28,9 @@ class CommandSettings(BaseModel):
     outbox: str = Field("var/warnings/outbox.jsonl", description="File channel: where published warnings are written")
     reports_dir: str = Field("var/reports", description="Where evaluation reports (HTML, PDF) are written")
     rfid_scan_s: float = Field(60.0, ge=5, le=86400, description="RFID stock scan period, seconds")
+    press_issuer: str = Field("台州市椒江区应急管理局", min_length=1, max_length=100,
+                              description="Press releases: who issues them (the public page and the feed's author)")
+    press_issuer_en: str = Field("Jiaojiang District Emergency Management Bureau", min_length=1, max_length=120,
+                                 description="Press releases: the issuer in English")
+    press_hotline: str = Field("12345", pattern=r"^[0-9][0-9 ()+\-转]{2,39}$",
+                               description="Press releases: the hotline a new draft is pre-filled with")

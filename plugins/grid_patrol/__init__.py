@@ -17,7 +17,7 @@ from typing import Any
 from core.api import AlertRaised, EntityKind, PanelSpec, RouteSpec, SourceSpec, hookimpl
 
 from . import demo, evacuation, panels, routes
-from .model import PLUGIN, TWIN_DIR, forget, load_twin
+from .model import TWIN_DIR, forget, load_twin
 from .settings import GridSettings
 
 log = logging.getLogger(__name__)

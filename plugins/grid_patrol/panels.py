@@ -271,14 +271,15 @@ def grid_map(ctx: PanelContext) -> pdk.Deck:
                   radius_min_pixels=5, pickable=True),
     ]
     if ctx.options.get("legend", True):
-        lon, lat = float(ctx.options.get("legend_lon", 121.70)), float(ctx.options.get("legend_lat", 28.60))
+        lon, lat = float(ctx.options.get("legend_lon", 121.655)), float(ctx.options.get("legend_lat", 28.575))
         steps = [("≥90%", "#2fd08a"), ("60–90%", SEVERITY_COLORS[3]), ("30–60%", SEVERITY_COLORS[2]),
                  ("<30%", SEVERITY_COLORS[1])]
         layers.append(text_layer("gp-legend", [
-            {"position": [lon, lat - 0.028 * i], "text": ctx.text(f"今日覆盖 {s}", f"today {s}"), "color": _rgb(c)}
+            {"position": [lon, lat - 0.03 * i], "text": ctx.text(f"今日覆盖 {s}", f"today {s}"), "color": _rgb(c)}
             for i, (s, c) in enumerate(steps)], size=15, color="color", anchor="start"))
-    view = pdk.ViewState(longitude=float(ctx.options.get("lon", 121.62)), latitude=float(ctx.options.get("lat", 28.6)),
-                         zoom=float(ctx.options.get("zoom", 10.35)), pitch=0, bearing=0)
+    # the mainland's eight streets on the left, 大陈镇's islands out at sea on the right
+    view = pdk.ViewState(longitude=float(ctx.options.get("lon", 121.635)), latitude=float(ctx.options.get("lat", 28.60)),
+                         zoom=float(ctx.options.get("zoom", 10.05)), pitch=0, bearing=0)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name}\n{info}"})
 

@@ -22,6 +22,9 @@ FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": (
 MIME_BY_EXT = {ext: mime for mime, ext in FORMATS.values()}
 NAME_RE = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
 FOLDER_RE = re.compile(r"^ss\.rec\.[0-9]{5}$")
+#: the demo's evidence picture, shipped with the plugin (demo/finding.png) and served from there
+DEMO_FILE = Path(__file__).with_name("demo") / "finding.png"
+DEMO_URL = "/plugins/safety_services/photos/demo/finding.png"
 SAFE_HEADERS = {"X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
                 "Cross-Origin-Resource-Policy": "same-origin"}
@@ -101,6 +104,8 @@ def save(root: Path, record_id: str, photo: Photo) -> str:
 
 def path_of(root: Path, record_id: str, name: str) -> Path | None:
     """The file of a stored photo, or None for a name this module never gives (no path tricks)."""
+    if (record_id, name) == ("demo", DEMO_FILE.name):
+        return DEMO_FILE
     if not FOLDER_RE.match(record_id) or not NAME_RE.match(name):
         return None
     p = root / record_id / name

@@ -203,7 +203,7 @@ def _items(service: str, raw: Any) -> list[dict[str, Any]]:
 
 
 def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, agency_scope: str | None,
-                photo_root: Path, uploads: dict[str, list[bytes]] | None = None,
+                photo_root: Path | None, uploads: dict[str, list[bytes]] | None = None,
                 today: dt.date | None = None) -> Record:
     """File a service record on the contract's check-list; photos (``uploads``: item key → files) go with
     findings. ``agency_scope``: the signed-in agency (None for a manager)."""
@@ -231,6 +231,8 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
         items = _items(service, body.get("items"))
         by_key = {i["key"]: i for i in items}
         checked: list[tuple[dict[str, Any], ph.Photo]] = []
+        if uploads and photo_root is None:
+            raise ServiceError("photos cannot be stored here", "photos")
         for key, files in uploads.items():
             if key not in by_key:
                 raise ServiceError("a photo for an item not on the check-list", f"photos.{key}")
@@ -248,7 +250,7 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
         written = []
         try:
             for item, photo in checked:
-                name = ph.save(photo_root, rid, photo)
+                name = ph.save(photo_root, rid, photo)  # type: ignore[arg-type]
                 written.append(name)
                 item["photos"].append(ph.url(rid, name))
             rec = Record(id=rid, contract=c.id, agency=c.agency, enterprise=c.enterprise,
@@ -258,7 +260,7 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
                  {"contract": c.id, "service": service, "findings": len(rec.findings()), "photos": len(written)})
         except BaseException:
             for name in written:
-                (photo_root / rid / name).unlink(missing_ok=True)
+                (photo_root / rid / name).unlink(missing_ok=True)  # type: ignore[operator]
             raise
         return rec
 
@@ -309,6 +311,6 @@ def publish_findings(store: Store, bus: Any, r: Record) -> int:
     for f in r.findings():
         bus.publish(HazardReported(
             plugin=PLUGIN, report_id=f"{r.id}.{f['key']}", entity_id=r.enterprise, category=r.service,
-            level=f.get("level", "general"), title=f"{svc['zh']}:{item_text(f['key'])}", description=f["note"],
+            level=f.get("level", "general"), title=f"{svc['zh']}发现:{f['note']}"[:80], description=f"{item_text(f['key'])}:{f['note']}",
             photos=tuple(f.get("photos") or ()), reporter=names.get(r.agency, r.agency)))
     return len(r.findings())

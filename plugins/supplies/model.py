@@ -1,0 +1,189 @@
+"""The plugin's records and how they are stored.
+
+Like law_enforcement, every record is a twin **entity** tagged with this plugin whose properties hold its
+state, written with its **audit entry in the same transaction** where a person changed something:
+
+=================  ======================================================================================
+``supply_store``   a store (物资库): location, capacity, the command-centre depot it is (``depot``)
+``supply_item``    an item: category, unit, reserve norm per store (储备定额)
+``supply_batch``   a batch: item, production and expiry dates, its RFID tags (EPC prefix, units per tag)
+``supply_move``    one movement as the gateway or the dispatcher reported it (the ledger; never edited)
+``supply_stock``   stock of one item in one store, **derived** from the movements (``ledger.refresh``)
+``supply_tag``     a manager's decision on an unknown tag (discarded), kept so the review list stays short
+``supply_hosted``  stock held by an enterprise or supplier under agreement (托管), with its call-ups
+=================  ======================================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.api import AuditEntry, Entity, Store
+
+PLUGIN = "supplies"
+STORE, ITEM, BATCH, MOVE, STOCK, TAG, HOSTED = ("supply_store", "supply_item", "supply_batch", "supply_move",
+                                                "supply_stock", "supply_tag", "supply_hosted")
+#: one writer at a time inside a process: a movement and the stock derived from it stay whole
+LOCK = threading.RLock()
+EPC_RE = re.compile(r"^[0-9A-F]{8,32}$")
+CATEGORIES = {"medicine": ("药品医疗", "Medical"), "tent": ("帐篷", "Tents"), "living": ("生活保障", "Living"),
+              "rescue": ("抢险救援", "Rescue"), "chemical": ("危化防护", "Chemical protection"),
+              "flood": ("防汛", "Flood")}
+
+
+class SupplyError(ValueError):
+    """Bad input or a step that is not allowed; ``field`` names the field (``reads[3].epc``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(f"field '{field}': {message}" if field else message)
+        self.field = field
+        self.detail = message
+
+
+def parse_date(value: Any, field_name: str) -> dt.date:
+    """``YYYY-MM-DD`` → date; SupplyError naming the field otherwise."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise SupplyError(f"{value!r} is not a date (YYYY-MM-DD)", field_name) from None
+
+
+@dataclass
+class SupplyStore:
+    """A store: where it is, how many pallet places it has, the command-centre depot it is (if any)."""
+
+    id: str
+    name: str
+    name_en: str
+    lon: float
+    lat: float
+    capacity: int                  # pallet places
+    town: str = ""
+    manager: str = ""
+    depot: str | None = None       # the command centre's material_depot entity id it stands for
+    demo: bool = False
+
+
+@dataclass
+class Item:
+    """An item kind (救灾帐篷, 重型防化服...) with its reserve norm per store."""
+
+    id: str
+    name: str
+    name_en: str
+    sku: str
+    category: str
+    unit: str
+    norms: dict[str, int] = field(default_factory=dict)   # store id → minimum stock
+    demo: bool = False
+
+
+@dataclass
+class Batch:
+    """A batch of one item; its tags are the EPCs starting with ``epc_prefix`` plus ``tags`` assigned in review."""
+
+    id: str
+    item: str                      # item id
+    code: str
+    produced: str                  # YYYY-MM-DD
+    expiry: str | None             # YYYY-MM-DD, None: does not expire
+    epc_prefix: str
+    per_tag: int = 1               # units one tag stands for (a case, a pallet)
+    tags: list[str] = field(default_factory=list)
+    supplier: str = ""
+    demo: bool = False
+
+    def expires_in(self, today: dt.date) -> int | None:
+        return None if not self.expiry else (dt.date.fromisoformat(self.expiry) - today).days
+
+
+@dataclass
+class Hosted:
+    """Stock held by an enterprise or supplier under agreement (托管), and its call-ups (调用)."""
+
+    id: str
+    name: str                      # the holder
+    name_en: str
+    item: str                      # item id
+    quantity: int
+    contract_no: str
+    contract_start: str
+    contract_end: str
+    terms: str
+    callup_hours: float            # agreed time from call-up to delivery
+    last_check: str                # YYYY-MM-DD
+    lon: float | None = None
+    lat: float | None = None
+    contact: str = ""
+    callups: list[dict[str, Any]] = field(default_factory=list)
+    demo: bool = False
+
+
+_KIND = {SupplyStore: STORE, Item: ITEM, Batch: BATCH, Hosted: HOSTED}
+
+
+def load(cls: type, e: Entity) -> Any:
+    """A record from its entity."""
+    p = dict(e.properties or {})
+    names = {f.name for f in fields(cls)}
+    vals = {k: v for k, v in p.items() if k in names}
+    vals["id"] = e.id
+    if "name" in names:
+        vals["name"], vals["name_en"] = e.name, e.name_en
+    if "lon" in names and e.geometry and e.geometry.get("type") == "Point":
+        vals["lon"], vals["lat"] = e.geometry["coordinates"][:2]
+    return cls(**vals)
+
+
+def to_entity(obj: Any) -> Entity:
+    """The entity row of a store, item, batch or hosted agreement."""
+    props = asdict(obj)
+    props.pop("id")
+    name = props.pop("name", None) or getattr(obj, "code", "") or obj.id
+    name_en = props.pop("name_en", "")
+    geometry = None
+    if "lon" in props:
+        lon, lat = props.pop("lon"), props.pop("lat")
+        if lon is not None and lat is not None:
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
+    return Entity(id=obj.id, kind=_KIND[type(obj)], name=name, name_en=name_en, plugin=PLUGIN,
+                  geometry=geometry, properties=props)
+
+
+def stores(store: Store) -> list[SupplyStore]:
+    return sorted((load(SupplyStore, e) for e in store.entities(kind=STORE, plugin=PLUGIN)), key=lambda s: s.id)
+
+
+def items(store: Store) -> list[Item]:
+    return sorted((load(Item, e) for e in store.entities(kind=ITEM, plugin=PLUGIN)), key=lambda i: i.id)
+
+
+def batches(store: Store) -> list[Batch]:
+    return sorted((load(Batch, e) for e in store.entities(kind=BATCH, plugin=PLUGIN)), key=lambda b: b.id)
+
+
+def hosted(store: Store) -> list[Hosted]:
+    return sorted((load(Hosted, e) for e in store.entities(kind=HOSTED, plugin=PLUGIN)), key=lambda h: h.id)
+
+
+def get(store: Store, cls: type, obj_id: str, field_name: str = "id") -> Any:
+    """One record by id; SupplyError naming the field when there is none."""
+    e = store.entity(str(obj_id))
+    if e is None or e.kind != _KIND[cls] or e.plugin != PLUGIN:
+        raise SupplyError(f"no {_KIND[cls].removeprefix('supply_')} {obj_id!r}", field_name)
+    return load(cls, e)
+
+
+def save(store: Store, objs: Sequence[Any], actor: str, action: str, target: str, old: Any = None,
+         new: Any = None) -> None:
+    """Store ``objs`` (records or ready entities) and one audit entry in one transaction (all or nothing)."""
+    rows = [o if isinstance(o, Entity) else to_entity(o) for o in objs]
+    store.upsert(rows, audit=AuditEntry(actor=actor[:64], action=f"{PLUGIN}.{action}"[:64], target=target[:256],
+                                        old=old, new=new))
