@@ -21,6 +21,7 @@ from core.plugins.contributions import DEFAULT_ALERT_MESSAGE, Position
 from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, HazardReported, MaterialsDispatched,
                               PluginStateChanged, ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
+from core.runtime.federation import received_items as federation_received
 from core.runtime.wall import WallModeError, set_wall_mode, wall_state
 from core.web.auth import current_identity
 from core.web.dashboards import LocalizedText
@@ -68,4 +69,6 @@ __all__ = [
     "MapLayerSpec", "text_layer", "FONT_FAMILY",
     # the bureau's own GIS data (twinboard gis import): the road network's topology, the DEM
     "imported_roads", "imported_dem",
+    # the five-level interconnection: what the levels above and below sent (docs/federation.md)
+    "federation_received",
 ]

@@ -299,7 +299,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(app, field,
     store = store_of(app)
     inc = open_incident(app)
     d = login(app, "drafter")
-    body = fields(d, inc.id, **{field: value})
+    body = {**fields(d, inc.id), field: value}
     resp = d.post(f"{CC}/press", json=body)
     assert resp.status_code in (400, 404)
     doc = resp.get_json()

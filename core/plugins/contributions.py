@@ -388,7 +388,7 @@ class RouteSpec:
     ``public=True`` mounts the route at the host's top level, ``/<rule>`` (command_center's ``/press``):
     anyone may GET it without signing in; the host sets no session or CSRF cookie on its answer.
     Such a route takes GET only, has no ``role``, ``scoped_roles``, ``mobile`` or ``max_bytes``, and
-    its rule starts with a fixed segment the host does not own (:data:`HOST_PATH_ROOTS`); otherwise
+    its rule starts with a fixed segment the host does not own (``HOST_PATH_ROOTS``); otherwise
     ``ValueError`` names the rule. It must show only what may be public.
     """
 

@@ -323,41 +323,48 @@ class Federation:
     def _feed_incidents(self, conn: Any, up: list[FederationPeer]) -> int:
         ev, inc = twin.IncidentEvent, twin.Incident
         cursor = self._cursor(conn, "incident_event") or 0.0
-        rows = list(conn.execute(select(ev, inc).join(inc, inc.id == ev.incident_id).where(ev.id > cursor)
+        cols = (ev.id, ev.ts, ev.kind.label("event"), ev.message, inc.id.label("incident_id"), inc.title,  # type: ignore[attr-defined]
+                inc.kind.label("incident_kind"), inc.severity, inc.state, inc.geometry, inc.is_drill)  # type: ignore[attr-defined]
+        rows = list(conn.execute(select(*cols).join(inc, inc.id == ev.incident_id).where(ev.id > cursor)
                                  .order_by(ev.id).limit(500)))
-        for e, i in rows:
-            pt = _point(i.geometry)
-            payload = {"incident_id": i.id, "title": i.title, "kind": i.kind, "severity": i.severity,
-                       "state": i.state, "event": e.kind, "message": e.message[:wire.MAX_TEXT], "ts": e.ts,
-                       "is_drill": i.is_drill, **({"lon": pt[0], "lat": pt[1]} if pt else {})}
-            msg_id = f"{self.settings.name}.ie.{e.id}.{int(e.ts * 1000)}"[-64:]
+        for r in rows:
+            geometry = r.geometry if isinstance(r.geometry, dict) or r.geometry is None else json.loads(r.geometry)
+            pt = _point(geometry)
+            payload = {"incident_id": r.incident_id, "title": r.title, "kind": r.incident_kind, "severity": r.severity,
+                       "state": r.state, "event": r.event, "message": (r.message or "")[:wire.MAX_TEXT], "ts": r.ts,
+                       "is_drill": bool(r.is_drill), **({"lon": pt[0], "lat": pt[1]} if pt else {})}
+            msg_id = f"{self.settings.name}.ie.{r.id}.{int(r.ts * 1000)}"[-64:]
             self.queue(conn, wire.envelope("incident", self.settings.level, self.settings.name, payload,
-                                           msg_id=msg_id, created=e.ts), up)
+                                           msg_id=msg_id, created=r.ts), up)
         if rows:
-            self._set_cursor(conn, "incident_event", float(rows[-1][0].id))
+            self._set_cursor(conn, "incident_event", float(rows[-1].id))
         return len(rows)
 
     def _feed_warnings(self, conn: Any, peers: list[FederationPeer]) -> int:
         w = twin.WarningPublication
         cursor = self._cursor(conn, "warning") or 0.0
-        rows = list(conn.scalars(select(w).where(w.state == "published", w.published_at >= cursor)
+        cols = (w.id, w.title, w.level, w.message, w.incident_id, w.is_drill, w.published_at)
+        rows = list(conn.execute(select(*cols).where(w.state == "published", w.published_at >= cursor)  # type: ignore[operator]
                                  .order_by(w.published_at).limit(200)))
+        queued = 0
         for pub in rows:
-            payload = {"title": pub.title, "level": pub.level, "message": pub.message[:wire.MAX_TEXT],
-                       "incident_id": pub.incident_id, "is_drill": pub.is_drill, "published_at": pub.published_at}
-            self.queue(conn, wire.envelope("warning", self.settings.level, self.settings.name, payload,
-                                           msg_id=f"{self.settings.name}.wp.{pub.id}"[-64:],
-                                           created=pub.published_at), peers)
+            payload = {"title": pub.title, "level": pub.level, "message": (pub.message or "")[:wire.MAX_TEXT],
+                       "incident_id": pub.incident_id, "is_drill": bool(pub.is_drill), "published_at": pub.published_at}
+            # the cursor is inclusive (two warnings may share a published_at): the outbox's unique (msg_id, peer)
+            # keeps a warning read twice from being queued twice
+            queued += bool(self.queue(conn, wire.envelope("warning", self.settings.level, self.settings.name, payload,
+                                                          msg_id=f"{self.settings.name}.wp.{pub.id}"[-64:],
+                                                          created=pub.published_at), peers))
         if rows:
             self._set_cursor(conn, "warning", float(rows[-1].published_at or cursor))
-        return len(rows)
+        return queued
 
     def alert_summary(self) -> dict[str, Any]:
         """The open alerts: counts per severity and per plugin, and the five newest."""
         a = twin.Alert
         with self.store.engine.connect() as conn:
-            by_sev = dict(conn.execute(select(a.severity, func.count()).where(a.state != "closed").group_by(a.severity)))
-            by_plugin = dict(conn.execute(select(a.plugin, func.count()).where(a.state != "closed").group_by(a.plugin)))
+            by_sev = dict(conn.execute(select(a.severity, func.count()).where(a.state != "closed").group_by(a.severity)).all())
+            by_plugin = dict(conn.execute(select(a.plugin, func.count()).where(a.state != "closed").group_by(a.plugin)).all())
             newest = list(conn.execute(select(a.title, a.severity, a.opened_at).where(a.state != "closed")
                                        .order_by(a.opened_at.desc()).limit(5)))
         return {"open": {str(s): int(by_sev.get(s, 0)) for s in (1, 2, 3, 4)},
@@ -449,3 +456,26 @@ def received(store: Store, limit: int = 20, types: tuple[str, ...] = ()) -> list
         q = q.where(t.type.in_(types))  # type: ignore[attr-defined]
     with store.session() as db:
         return list(db.scalars(q).all())
+
+
+def received_items(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    """Messages this instance received from the levels above and below (上下级互通), newest first, as dicts:
+    ``type`` (incident, warning, alert_summary, instruction), ``type_zh``/``type_en``, ``origin_level``
+    (ministry, province, city, district, street), ``level_zh``/``level_en`` (部/省/市/区/街道), ``origin_name``,
+    ``title`` (an alert summary's is its open-alarm count), ``severity`` (1-4 or None), ``received_at``
+    (epoch s), ``payload`` (the message's own fields, docs/federation.md) and ``peer`` (who delivered it).
+    Empty when the interconnection is not configured."""
+    out = []
+    for r in received(store, limit):
+        p = r.payload or {}
+        title = p.get("title") or ""
+        if r.type == "alert_summary":
+            opened = p.get("open") or {}
+            title = "Ⅰ{} Ⅱ{} Ⅲ{} Ⅳ{}".format(*(opened.get(k, 0) for k in ("1", "2", "3", "4")))
+        sev = p.get("severity")
+        out.append({"id": r.id, "msg_id": r.msg_id, "type": r.type, "type_zh": wire.TYPE_TEXT[r.type][0],
+                    "type_en": wire.TYPE_TEXT[r.type][1], "origin_level": r.origin_level,
+                    "level_zh": wire.LEVEL_TEXT[r.origin_level][0], "level_en": wire.LEVEL_TEXT[r.origin_level][1],
+                    "origin_name": r.origin_name, "title": str(title), "severity": sev if isinstance(sev, int) else None,
+                    "received_at": r.received_at, "payload": p, "peer": r.peer})
+    return out

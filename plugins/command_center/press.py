@@ -135,7 +135,10 @@ def corrections_of(store: Store, number: int, public: bool = False) -> list[Enti
 
 # -- pre-filling from the incident -----------------------------------------------------------------------
 def _clock(ts: float | None) -> str:
-    return time.strftime("%Y年%m月%d日%H时%M分", time.localtime(ts)) if ts else ""
+    if not ts:
+        return ""
+    t = time.localtime(ts)
+    return f"{t.tm_year}年{t.tm_mon}月{t.tm_mday}日{t.tm_hour}时{t.tm_min:02d}分"
 
 
 def prefill(store: Store, incident_id: int, hotline: str = "12345") -> dict[str, Any]:
@@ -153,7 +156,7 @@ def prefill(store: Store, incident_id: int, hotline: str = "12345") -> dict[str,
         facts.append(f"经研判：{props['assessment']}（{incidents_level(inc.severity)}）。")
     measures = []
     for ev in incidents.timeline(store, incident_id):
-        if ev.kind in ("dispatch", "handling", "warning", "closed") or (ev.kind == "update" and ev.message):
+        if ev.kind in ("dispatch", "handling", "warning", "message", "closed") or (ev.kind == "update" and ev.message):
             measures.append(f"{time.strftime('%H:%M', time.localtime(ev.ts))} {ev.message}")
     with store.session() as db:
         pubs = db.scalars(select(WarningPublication).where(WarningPublication.incident_id == incident_id,

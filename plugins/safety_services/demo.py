@@ -68,6 +68,7 @@ RECORDS = (
     (8, "emergency_plan", 75, {"ep_cards": ("岗位应急处置卡未发放到班组", "general")}, True, "accept"),
     (8, "training", 40, {}, False, "accept"),
     (9, "emergency_plan", 50, {"ep_risk": ("未开展储罐区泄漏事故风险评估", "major")}, True, "accept"),
+    (1, "hazard_check", 30, {"hc_gas": ("研发楼可燃气体报警器仍有一台故障,未按期修复", "major")}, True, "accept"),
     (7, "hazard_check", 10, {"hc_exits": ("喷漆车间东侧安全出口上锁", "major")}, True, None),
 )
 

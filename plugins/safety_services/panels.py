@@ -143,6 +143,16 @@ def coverage(ctx: PanelContext) -> Any:
             html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px"}, children=[
                 html.Span(ctx.text(zh, en)), html.Span([html.B(str(n), style={"color": OK}), f" / {len(ids)}"])]),
             _bar(100 * n / len(ids), OK if n == len(ids) else ACCENT)]))
+    served: dict[str, int] = {}
+    for v in s.coverage.values():
+        for aid in v:
+            served[aid] = served.get(aid, 0) + 1
+    rows.append(html.Div(ctx.text("各机构服务企业数", "Enterprises per agency"),
+                         style={"fontWeight": 700, "fontSize": "17px", "marginTop": "8px"}))
+    for aid, n in sorted(served.items(), key=lambda x: (-x[1], x[0])):
+        rows.append(html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "16px",
+                                    "margin": "2px 0"}, children=[
+            html.Span(_agency_name(ctx, s, aid), style=_ELL), html.B(str(n), style={"marginLeft": "8px"})]))
     missing = [e for e, v in s.coverage.items() if not v]
     rows.append(html.Div(ctx.text(f"未签约中介服务 {len(missing)} 家", f"No contracted agency: {len(missing)}"),
                          style={"fontWeight": 700, "fontSize": "17px", "marginTop": "8px"}))
@@ -175,7 +185,8 @@ def findings(ctx: PanelContext) -> Any:
                       font={"size": 15, "color": "#e6f1ff", "family": FONT},
                       legend={"orientation": "h", "x": 0, "y": 1.16, "font": {"size": 15}},
                       yaxis={"gridcolor": "rgba(54,198,255,0.15)", "dtick": 1},
-                      yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"})
+                      yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero",
+                              "showticklabels": False})
     return dcc.Graph(figure=fig, config={"displayModeBar": False, "staticPlot": True},
                      style={"height": "100%", "width": "100%"})
 
@@ -244,13 +255,15 @@ def copied(ctx: PanelContext) -> Any:
     for p in s.copied[: int(ctx.options.get("limit", 3))]:
         a, b = by_id[p.a], by_id[p.b]
         agency = _agency_name(ctx, s, a.agency) + ("" if a.agency == b.agency else " / " + _agency_name(ctx, s, b.agency))
-        text = "".join(f["note"] for f in a.findings())
+        def said(r: Record) -> html.Div:
+            return html.Div([html.Div(f"{_ent_name(ctx, s, r.enterprise, r.enterprise_name)} · {r.date}",
+                                      style={"fontSize": "15px", "color": ACCENT, **_ELL}),
+                             html.Div(";".join(f["note"] for f in r.findings()),
+                                      style={"fontSize": "15px", "color": "#c9d8ee", "lineHeight": "20px",
+                                             "maxHeight": "40px", "overflow": "hidden"})], style={"marginTop": "3px"})
         rows.append(_row([
             html.Div([html.B(f"{100 * p.similarity:.0f}% ", style={"color": RED}), _svc(ctx, p.service), " · ", agency],
-                     style={"fontSize": "16px", **_ELL}),
-            html.Div(f"{_ent_name(ctx, s, a.enterprise, a.enterprise_name)} {a.date} ⇄ "
-                     f"{_ent_name(ctx, s, b.enterprise, b.enterprise_name)} {b.date}", style={"fontSize": "15px", **_ELL}),
-            html.Div(f"“{text}”", style={"fontSize": "14px", "color": MUTED, **_ELL})], RED))
+                     style={"fontSize": "16px", **_ELL}), said(a), said(b)], RED))
     return html.Div(rows)
 
 

@@ -227,7 +227,7 @@ def movements(ctx: PanelContext) -> Any:
     for e in today:
         row = per.setdefault(e["store"], [0, 0, 0, 0])
         if e["kind"] == "drill":
-            row[3] += e.get("drill_qty", 0) and 1
+            row[3] += 1
         elif e["kind"] == "dispatch":
             row[2] += 1
         elif e["delta"] > 0:
