@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from core.geo.basemap import is_on_land, town_labels  # noqa: E402
+from core.geo.basemap import contains_district, is_on_land, town_labels  # noqa: E402
 
 OUT = ROOT / "plugins" / "safety_literacy" / "demo"
 NOTE = "演示数据"
@@ -193,7 +193,8 @@ def outreach(rng: random.Random) -> list[list]:
                 while True:
                     lon = seats[town][0] + rng.uniform(-0.012, 0.012)
                     lat = seats[town][1] + rng.uniform(-0.01, 0.01)
-                    if is_on_land(lon, lat):
+                    lon, lat = round(lon, 5), round(lat, 5)     # as written to the file
+                    if is_on_land(lon, lat) and contains_district(lon, lat):
                         break
             rows.append([ch, rng.choice(titles[ch]), place, rng.choice(audiences), rng.randint(lo, hi), d, town, base,
                          round(lon, 5), round(lat, 5), NOTE])

@@ -53,6 +53,9 @@ BENCHES: dict[str, Run | RunElsewhere] = {
     "serve.py": RunElsewhere("tests/test_bench_serve.py"),
     "flood.py": RunElsewhere("tests/test_flood_plans.py"),
     "chemical_park.py": Run({"plume_ratio": POSITIVE, "update_share": POSITIVE, "merged_ok": BOOL}),
+    # three served instances (street → district → city), the city killed and started again mid-run
+    "federation.py": Run({"delivered_exactly_once": BOOL, "federation_events_per_s": POSITIVE,
+                          "bare_events_per_s": POSITIVE, "federation_ratio": POSITIVE}),
     "forest_fire.py": Run({"pipeline_ratio": POSITIVE, "fps": POSITIVE, "mb_per_camera": NUMBER}),
     # alert_within_3_frames needs the training set's held-out units (var/smoke/dataset/val, not in the repository)
     "forest_fire_alerts.py": Run({"smoke_sequences": COUNT, "smoke_free_sequences": POSITIVE,

@@ -306,3 +306,23 @@ def test_three_instances_with_the_city_restarted_deliver_every_event_once(tmp_pa
         assert _count(topo.db("district"))[0] == 120
     finally:
         topo.stop()
+
+
+# -- the district screen --------------------------------------------------------------------------
+def test_exchange_panel_shows_received_items_with_their_origin_level(make_twin_app) -> None:
+    from core.plugins.testing import render_panel
+    app = make_twin_app(builtin=True, plugin_allowlist=["federation", "alerts"], federation=district_settings())
+    host = app.server.config["TWINBOARD_HOST"]
+    assert "暂无上下级消息" in str(render_panel(app, "federation.exchange"))
+    client = app.server.test_client()
+    summary = wire.envelope("alert_summary", "street", "gucheng", {"open": {"1": 0, "2": 1, "3": 2, "4": 0}},
+                            msg_id="gucheng.sum.0001")
+    assert post(client, [incident_msg(1), summary]).status_code == 200
+    warning = wire.envelope("warning", "city", "taizhou", {"title": "台风红色预警"}, msg_id="taizhou.warn.0002")
+    assert post(client, [warning], peer="taizhou", secret=SECRETS["FED_TEST_CITY"]).status_code == 200
+    text = str(render_panel(app, "federation.exchange"))
+    assert "gucheng · 事件 · 古城街道火情 1" in text and "街道" in text
+    assert "taizhou · 预警 · 台风红色预警" in text and "'市'" in text
+    assert "Ⅰ0 Ⅱ1 Ⅲ2 Ⅳ0" in text
+    assert "City" in str(render_panel(app, "federation.exchange", locale="en"))
+    assert host.federation is not None

@@ -335,3 +335,35 @@ def test_the_incident_report_lists_its_releases(app) -> None:
     section = page.split('id="report-releases"')[1].split("</table>")[0]
     assert f"第 {n} 号" in section and "已发布" in section and "尚未审核的稿件" in section and "草稿" in section
     assert "drafter / editor / chief" in section
+
+
+def test_the_database_refuses_changes_to_a_published_release_on_sqlite_and_postgresql(any_store) -> None:
+    store = any_store
+    press.install_guard(store)
+    press.install_guard(store)                                  # idempotent: every start runs it
+    inc = incidents.open_incident(store, "duty", kind="flood", title="内涝", lon=121.43, lat=28.68)
+    body = {**press.prefill(store, inc.id), "injuries": 1}
+    n = press.draft(store, "a", inc.id, body).properties["number"]
+    with pytest.raises(press.PressError, match="separation of duties"):
+        press.publish(store, n, "a")
+    press.review(store, n, "b", approve=True)
+    published = press.publish(store, n, "b")
+    assert published.properties["state"] == "published"
+    with pytest.raises(press.PressError, match="cannot be changed") as refused:
+        press.edit(store, n, "a", body)
+    assert refused.value.status == 409
+    row = press.get(store, n)
+    row.properties = {**row.properties, "deaths": 9}
+    with pytest.raises(DBAPIError, match="press_release_immutable"):
+        store.upsert([row])
+    for sql in ("UPDATE entity SET name = 'x' WHERE id = :i", "DELETE FROM entity WHERE id = :i"):
+        with pytest.raises(DBAPIError, match="press_release_immutable"):
+            with store.engine.begin() as conn:
+                conn.execute(text(sql), {"i": f"cc.press.{n}"})
+    assert press.get(store, n).properties == published.properties
+    other = press.draft(store, "a", inc.id, body).properties["number"]       # drafts stay editable
+    assert press.edit(store, other, "a", {**body, "deaths": 1}).properties["deaths"] == 1
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM entity WHERE id = :i"), {"i": f"cc.press.{other}"})
+    with pytest.raises(press.PressError, match="no press release"):
+        press.get(store, other)

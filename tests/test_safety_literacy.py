@@ -385,3 +385,22 @@ def test_bases_are_on_land_in_the_district_near_the_town_they_name() -> None:
         assert named in ([town], []), e["id"]       # a name that says a place says the town it is in
         lon, lat = seats[town]
         assert math.hypot((e["lon"] - lon) * 97.7, (e["lat"] - lat) * 111.2) < 3.0, e["id"]
+
+
+def test_outreach_points_keep_their_coordinates_and_the_demo_ones_are_on_land(app) -> None:
+    """The importer keeps a point's coordinates (it rounded them to 0.01°, ~1 km, and threw events into the
+    estuary); every demo event lies on land in the district, as stored."""
+    from core.geo.basemap import contains_district, is_on_land
+    csv_text = ("渠道,活动名称,地点,对象,人数,日期,所属街道,经度,纬度\n"
+                "进社区,燃气安全进社区,海门社区服务中心,社区居民,80,2026-11-02,海门,121.443176,28.684912\n")
+    imp(app, csv_text.encode("utf-8"), "outreach.csv", "outreach")
+    (ev,) = stored(app, "safety_literacy_outreach")
+    assert ev.geometry["coordinates"][:2] == [121.443176, 28.684912]
+    demo = ROOT / "plugins" / PLUGIN / "demo" / "demo_outreach.xlsx"
+    store = store_of(app)
+    imp(app, demo.read_bytes(), demo.name, "outreach")
+    events = [e for e in store.entities(kind="safety_literacy_outreach", plugin=PLUGIN) if e.geometry]
+    assert len(events) > 100
+    off = [(e.id, e.geometry["coordinates"]) for e in events
+           if not (is_on_land(*e.geometry["coordinates"][:2]) and contains_district(*e.geometry["coordinates"][:2]))]
+    assert not off, off

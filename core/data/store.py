@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,10 @@ class Store:
         return len(rows)
 
     def entities(self, kind: str | None = None, site_id: str | None = None,
-                 plugin: str | None = None) -> list[twin.Entity]:
-        """Entities filtered by kind, site and contributing plugin."""
+                 plugin: str | None = None, *, where: Mapping[str, str] | None = None) -> list[twin.Entity]:
+        """Entities filtered by kind, site and contributing plugin; ``where`` keeps those whose top-level
+        ``properties`` hold these text values (``where={"ref": "gp.rpt.x"}``), compared by the database, so
+        finding one entity among many of its kind does not read them all."""
         q = select(twin.Entity)
         if kind:
             q = q.where(twin.Entity.kind == kind)
@@ -213,6 +215,10 @@ class Store:
             q = q.where(twin.Entity.site_id == site_id)
         if plugin:
             q = q.where(twin.Entity.plugin == plugin)
+        for key, value in (where or {}).items():
+            if not isinstance(value, str):
+                raise TypeError(f"Store.entities(where=...): {key!r} must be compared with text, not {value!r}")
+            q = q.where(twin.Entity.properties[key].as_string() == value)
         with self.session() as db:
             return list(db.scalars(q.order_by(twin.Entity.id)).all())
 

@@ -2,7 +2,8 @@
 
 Resources and rescue forces on one map with what the domain plugins publish; incidents from intake
 to review with a "who did what when" timeline and an evaluation report (HTML, PDF); the 15-minute
-rapid response circle over a road graph; warning publication through pluggable channels; drills;
+rapid response circle over a road graph; warning publication through pluggable channels; press
+releases (新闻发布: draft → review → publish by different people, public /press and Atom feed); drills;
 routine ↔ incident mode of the leaders' wall. It reads other plugins' entities from the shared
 store and their alerts from the bus; it never imports them.
 """

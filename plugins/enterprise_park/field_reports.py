@@ -29,9 +29,8 @@ def take(store: Store, event: HazardReported, now: float | None = None) -> inspe
         return None
     now = time.time() if now is None else now
     with _lock:
-        for insp in inspections.all_inspections(store):
-            if insp.ref == event.report_id:
-                return None
+        if inspections.by_ref(store, event.report_id):
+            return None
         officer = (ent.properties.get("safety_officer") or {}).get("name") or "企业安全负责人"
         major = event.level == "major"
         # a photo URL of the reporter ("/plugins/grid_patrol/photos/<grid>/<file>") as the loop's relative path

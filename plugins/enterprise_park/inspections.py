@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from core.api import Entity, Reading, Store
+from core.api import AuditEntry, Entity, Reading, Store
 
 PLUGIN = "enterprise_park"
 KIND = "inspection"
@@ -93,14 +93,18 @@ def _from_entity(e: Any) -> Inspection:
     return Inspection(id=e.id, title=e.name, **{k: v for k, v in p.items() if k in known and k not in ("id", "title")})
 
 
-def _save(store: Store, insp: Inspection, geometry: dict | None = None) -> None:
+def _save(store: Store, insp: Inspection, geometry: dict | None = None, audit: AuditEntry | None = None,
+          new: bool = False) -> None:
+    """Store the inspection (keeping its place unless ``geometry`` is given or it is ``new``) and, in the
+    same transaction, its audit entry."""
     props = asdict(insp)
     props.pop("id")
     props.pop("title")
-    existing = store.entity(insp.id)
-    geom = geometry or (existing.geometry if existing is not None else None)
+    if geometry is None and not new:
+        existing = store.entity(insp.id)
+        geometry = existing.geometry if existing is not None else None
     store.upsert([Entity(id=insp.id, site_id=None, kind=KIND, name=insp.title, name_en="", plugin=PLUGIN,
-                         geometry=geom, properties=props, updated_at=time.time())])
+                         geometry=geometry, properties=props, updated_at=time.time())], audit=audit)
 
 
 def get(store: Store, inspection_id: str) -> Inspection:
@@ -114,6 +118,25 @@ def all_inspections(store: Store) -> list[Inspection]:
     return [_from_entity(e) for e in store.entities(kind=KIND, plugin=PLUGIN)]
 
 
+def by_ref(store: Store, ref: str) -> list[Inspection]:
+    """The inspections opened for ``ref`` (a grid worker's report id): asked of the database, not read all."""
+    return [_from_entity(e) for e in store.entities(kind=KIND, plugin=PLUGIN, where={"ref": ref})] if ref else []
+
+
+#: per day, the highest inspection number this process gave or saw (the next id is probed from there)
+_last_no: dict[tuple[int, str], int] = {}
+
+
+def _new_id(store: Store, day: str) -> str:
+    """``ep.insp.<day>-<n>`` with the first free ``n`` after the last one known (a lookup by id or two,
+    not a read of every inspection)."""
+    n = _last_no.get((id(store), day), 0) + 1
+    while store.entity(f"ep.insp.{day}-{n}") is not None:
+        n += 1
+    _last_no[(id(store), day)] = n
+    return f"ep.insp.{day}-{n}"
+
+
 def create(store: Store, *, enterprise_id: str, title: str, responsible: str, deadline: float, actor: str,
            level: str = "general", photos: Sequence[str] = (), source: str = "inspection",
            now: float | None = None, demo: bool = False, ref: str = "") -> Inspection:
@@ -123,28 +146,23 @@ def create(store: Store, *, enterprise_id: str, title: str, responsible: str, de
         raise InspectionError(f"level must be one of {sorted(LEVELS)}")
     if not title.strip() or not responsible.strip():
         raise InspectionError("a hazard needs a title and a responsible person")
-    ents = {e.id: e for e in store.entities(kind="sme_enterprise", plugin=PLUGIN)}
-    ent = ents.get(enterprise_id)
-    if ent is None:
+    ent = store.entity(enterprise_id)
+    if ent is None or ent.kind != "sme_enterprise" or ent.plugin != PLUGIN:
         raise InspectionError(f"unknown enterprise {enterprise_id!r}")
     if deadline <= now - 365 * 86400:
         raise InspectionError("deadline is more than a year in the past")
     with _lock:
         day = time.strftime("%Y%m%d", time.localtime(now))
-        taken = {e.id for e in store.entities(kind=KIND)}
-        n = 1
-        while f"ep.insp.{day}-{n}" in taken:
-            n += 1
-        insp = Inspection(id=f"ep.insp.{day}-{n}", enterprise=enterprise_id, park=ent.properties.get("park", ""),
+        insp = Inspection(id=_new_id(store, day), enterprise=enterprise_id, park=ent.properties.get("park", ""),
                           title=title.strip(), level=level, state="found", responsible=responsible.strip(),
                           deadline=float(deadline), found_at=now, found_by=actor, source=source,
                           photos=_check_photos(photos), demo=demo, ref=ref,
                           history=[{"state": "found", "ts": now, "actor": actor, "note": title.strip()}])
-        _save(store, insp, ent.geometry)
-        store.audit(actor, "enterprise_park.inspection.found", f"inspection:{insp.id}", None,
-                    {"state": "found", "enterprise": enterprise_id, "title": insp.title, "level": level,
-                     "responsible": insp.responsible, "deadline": insp.deadline, "photos": insp.photos,
-                     "source": source})
+        _save(store, insp, ent.geometry, new=True, audit=AuditEntry(
+            actor=actor, action="enterprise_park.inspection.found", target=f"inspection:{insp.id}", old=None,
+            new={"state": "found", "enterprise": enterprise_id, "title": insp.title, "level": level,
+                 "responsible": insp.responsible, "deadline": insp.deadline, "photos": insp.photos,
+                 "source": source}))
     return insp
 
 
@@ -177,10 +195,10 @@ def transition(store: Store, inspection_id: str, action: str, actor: str, *, not
         if new == "closed":
             insp.closed_at = now
         insp.history = (insp.history + [{"state": new, "ts": now, "actor": actor, "note": note}])[-20:]
-        _save(store, insp)
-        store.audit(actor, f"enterprise_park.inspection.{action}", f"inspection:{insp.id}", old,
-                    {"state": new, "note": note, "photos": list(photos), "responsible": insp.responsible,
-                     "deadline": insp.deadline})
+        _save(store, insp, audit=AuditEntry(
+            actor=actor, action=f"enterprise_park.inspection.{action}", target=f"inspection:{insp.id}", old=old,
+            new={"state": new, "note": note, "photos": list(photos), "responsible": insp.responsible,
+                 "deadline": insp.deadline}))
     return insp
 
 

@@ -144,7 +144,10 @@ def load_twin(store: Store, now: float | None = None) -> Twin:
         if hit is not None and now - hit[0] < CACHE_S:
             return hit[1]
     grids, points, workers, routes = {}, {}, {}, {}
-    for e in store.entities(plugin=PLUGIN):
+    # the twin's own kinds only (reports and check-ins, which grow every day, are not read)
+    ents = [e for kind in ("grid", "patrol_point", "grid_worker", "patrol_route")
+            for e in store.entities(kind=kind, plugin=PLUGIN)]
+    for e in ents:
         p = e.properties or {}
         if e.kind == "grid":
             grids[e.id] = Grid(e.id, e.name, e.name_en, str(p.get("town", "")), str(p.get("town_zh", "")),

@@ -190,7 +190,7 @@ def get_report(report_id: str) -> Any:
         return flask.jsonify({"error": f"no report {report_id!r}"}), 404
     if not who.may(e.properties.get("grid", "")):
         return _refuse(f"{who.user} may see grid {who.grid} only")
-    loop = [i.id for i in store.entities(kind="inspection") if (i.properties or {}).get("ref") == report_id]
+    loop = [i.id for i in store.entities(kind="inspection", where={"ref": report_id})]
     return flask.jsonify({"id": e.id, "title": e.name, **{k: e.properties.get(k) for k in
                           ("grid", "category", "level", "ts", "photos", "enterprise", "alerted")}, "loop": loop})
 

@@ -72,7 +72,8 @@ def _text(max_len: int) -> Callable[[Any], str]:
     return parse
 
 
-def _number(lo: float, hi: float, integer: bool = False) -> Callable[[Any], float | int]:
+def _number(lo: float, hi: float, integer: bool = False, digits: int = 2) -> Callable[[Any], float | int]:
+    """A number within ``lo..hi``: whole if ``integer``, else rounded to ``digits`` decimals."""
     def parse(v: Any) -> float | int:
         if isinstance(v, bool):
             raise ValueError(f"not a number: {v!r}")
@@ -90,7 +91,7 @@ def _number(lo: float, hi: float, integer: bool = False) -> Callable[[Any], floa
             if x != int(x):
                 raise ValueError(f"{x:g} is not a whole number")
             return int(x)
-        return round(x, 2)
+        return round(x, digits)
     return parse
 
 
@@ -171,8 +172,8 @@ LAYOUTS: dict[str, tuple[Column, ...]] = {
         Column("date", ("日期", "活动日期", "date"), _date),
         Column("town", ("街道", "所属街道", "街道(镇)", "town"), _text(20), required=False),
         Column("base", ("示范基地", "基地", "base"), _text(100), required=False),
-        Column("lon", ("经度", "lon", "longitude"), _number(*LON_RANGE), required=False),
-        Column("lat", ("纬度", "lat", "latitude"), _number(*LAT_RANGE), required=False),
+        Column("lon", ("经度", "lon", "longitude"), _number(*LON_RANGE, digits=6), required=False),
+        Column("lat", ("纬度", "lat", "latitude"), _number(*LAT_RANGE, digits=6), required=False),
         Column("note", ("备注", "note"), _text(200), required=False),
     ),
 }

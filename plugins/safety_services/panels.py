@@ -302,7 +302,8 @@ def qualifications(ctx: PanelContext) -> Any:
             rows.append((left, html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "16px",
                                                "borderLeft": f"5px solid {color}", "padding": "1px 8px",
                                                "margin": "3px 0"}, children=[
-                html.Span(f"{_agency_name(ctx, s, a.id)[:10]} · {name}", style=_ELL),
+                html.Span(f"{_agency_name(ctx, s, a.id).split('(')[0].removesuffix('有限公司')} · {name}",
+                          style={"minWidth": 0, **_ELL}),
                 html.Span(text, style={"color": color, "whiteSpace": "nowrap", "marginLeft": "8px"})])))
     rows.sort(key=lambda x: x[0])
     return html.Div([r for _, r in rows[: int(ctx.options.get("limit", 7))]])

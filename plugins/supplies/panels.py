@@ -12,7 +12,7 @@ from typing import Any
 import pydeck as pdk
 from dash import html
 
-from core.api import SEVERITY_COLORS, PanelContext, PanelSpec, Store
+from core.api import SEVERITY_COLORS, PanelContext, PanelSpec, Store, text_layer
 
 from . import ledger
 from .model import CATEGORIES, Batch, Hosted, Item, SupplyStore, hosted
@@ -109,22 +109,20 @@ def stock(ctx: PanelContext) -> Any:
             ratio = qty / norm if norm else 1.0
             color = RED if ratio < 0.5 else ORANGE if ratio < 1 else OK
             rows.append((ratio, html.Tr([
-                html.Td(_name(ctx, it), style={**ROW, "maxWidth": "150px"}),
-                html.Td(_short(ctx, st), style={**ROW, "color": MUTED, "maxWidth": "90px"}),
-                html.Td(html.Div(style={"background": "rgba(54,198,255,0.12)", "height": "10px", "borderRadius": "5px",
-                                        "width": "110px"}, children=html.Div(style={
-                                            "width": f"{min(100.0, 100 * ratio):.0f}%", "height": "100%",
-                                            "background": color, "borderRadius": "5px"}))),
-                html.Td(f"{qty}/{norm}", style={"textAlign": "right", "color": color,
-                                                "fontVariantNumeric": "tabular-nums"}),
-                html.Td(it.unit, style={"color": MUTED})])))
+                html.Td(_name(ctx, it), style={**ROW, "maxWidth": "170px"}),
+                html.Td(_short(ctx, st), style={**ROW, "color": MUTED, "maxWidth": "110px"}),
+                html.Td([html.Div([html.Span(f"{qty}/{norm}", style={"color": color}),
+                                   html.Span(it.unit, style={"color": MUTED, "fontSize": "14px", "marginLeft": "2px"})]),
+                         html.Div(style={"background": "rgba(54,198,255,0.12)", "height": "6px", "borderRadius": "3px"},
+                                  children=html.Div(style={"width": f"{min(100.0, 100 * ratio):.0f}%", "height": "100%",
+                                                           "background": color, "borderRadius": "3px"}))],
+                        style={"textAlign": "right", "fontVariantNumeric": "tabular-nums", "whiteSpace": "nowrap"})])))
     if not rows:
         return _empty(ctx, "暂无库存", "No stock")
     rows.sort(key=lambda r: r[0])
-    return html.Table(className="tb-table", style={"width": "100%", "fontSize": "16px"}, children=[
+    return html.Table(className="tb-table", style={"width": "100%", "fontSize": "16px", "tableLayout": "auto"}, children=[
         html.Thead(html.Tr([html.Th(ctx.text("物资", "Item")), html.Th(ctx.text("库", "Store")),
-                            html.Th(ctx.text("对照定额", "Against norm")), html.Th(ctx.text("库存/定额", "Stock/norm")),
-                            html.Th("")])),
+                            html.Th(ctx.text("库存/定额", "Stock/norm"), style={"textAlign": "right"})])),
         html.Tbody([r for _, r in rows[: int(ctx.options.get("limit", 12))]])])
 
 
@@ -261,7 +259,7 @@ def review(ctx: PanelContext) -> Any:
     rows = sorted(s.d.unknown.values(), key=lambda r: -r["last"])[: int(ctx.options.get("limit", 3))]
     return html.Div([html.Div([html.Span(r["epc"], style={"fontFamily": "monospace", "marginRight": "8px"}),
                                html.Span(f"{_short(ctx, names[r['store']]) if r['store'] in names else r['store']} · "
-                                         f"{r['reads']} {ctx.text('次', 'reads')}", style={"color": YELLOW})],
+                                         f"{ctx.text('读取', 'read')} {r['reads']} {ctx.text('次', '×')}", style={"color": YELLOW})],
                               style={**ROW, "fontSize": "15px", "margin": "3px 0"}) for r in rows])
 
 
@@ -285,11 +283,19 @@ def stores_map(ctx: PanelContext) -> pdk.Deck:
                   radius_min_pixels=6, radius_max_pixels=12, get_fill_color=[246, 211, 60, 200],
                   get_line_color=[10, 30, 60, 255], stroked=True, line_width_min_pixels=1, pickable=True),
         pdk.Layer("ScatterplotLayer", data=rows, id="sp-stores", get_position="position", get_radius="radius",
-                  radius_min_pixels=9, radius_max_pixels=22, get_fill_color=[192, 140, 255, 220],
+                  radius_min_pixels=8, radius_max_pixels=15, get_fill_color=[192, 140, 255, 220],
                   get_line_color="line", stroked=True, line_width_min_pixels=3, pickable=True),
+        # the two district stores stand 900 m apart: one label to the left, one to the right
+        # stores named after their street stand under the base map's street name: only the district's two
+        text_layer("sp-store-labels", [{"position": r["position"], "text": r["label"]} for r in rows
+                                       if r["id"] == "sp.store.district"], size=16, color=[226, 208, 255, 255],
+                   offset=(-16, 0), anchor="end"),
+        text_layer("sp-store-labels-r", [{"position": r["position"], "text": r["label"]} for r in rows
+                                         if r["id"] == "sp.store.chem"], size=16, color=[226, 208, 255, 255],
+                   offset=(16, 0), anchor="start"),
     ]
     view = pdk.ViewState(longitude=float(ctx.options.get("lon", 121.43)), latitude=float(ctx.options.get("lat", 28.672)),
-                         zoom=float(ctx.options.get("zoom", 11.2)), pitch=0)
+                         zoom=float(ctx.options.get("zoom", 11.35)), pitch=0)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name}\n{info}"})
 
