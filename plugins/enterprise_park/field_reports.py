@@ -39,4 +39,5 @@ def take(store: Store, event: HazardReported, now: float | None = None) -> inspe
         return inspections.create(store, enterprise_id=ent.id, title=(event.title or event.category)[:80],
                                   responsible=officer, deadline=now + (1 if major else 3) * 86400,
                                   actor=event.reporter or event.plugin, level="major" if major else "general",
-                                  photos=photos, source=event.plugin or "field", now=now, ref=event.report_id)
+                                  photos=photos, source=event.plugin or "field", now=now, ref=event.report_id,
+                                  enterprise=ent)

@@ -139,14 +139,15 @@ def _new_id(store: Store, day: str) -> str:
 
 def create(store: Store, *, enterprise_id: str, title: str, responsible: str, deadline: float, actor: str,
            level: str = "general", photos: Sequence[str] = (), source: str = "inspection",
-           now: float | None = None, demo: bool = False, ref: str = "") -> Inspection:
-    """Record a found hazard (发现), audited. ``deadline`` is the rectification deadline (epoch s)."""
+           now: float | None = None, demo: bool = False, ref: str = "", enterprise: Entity | None = None) -> Inspection:
+    """Record a found hazard (发现), audited. ``deadline`` is the rectification deadline (epoch s);
+    ``enterprise``: the enterprise's entity when the caller has just read it (not read again)."""
     now = time.time() if now is None else now
     if level not in LEVELS:
         raise InspectionError(f"level must be one of {sorted(LEVELS)}")
     if not title.strip() or not responsible.strip():
         raise InspectionError("a hazard needs a title and a responsible person")
-    ent = store.entity(enterprise_id)
+    ent = enterprise if enterprise is not None and enterprise.id == enterprise_id else store.entity(enterprise_id)
     if ent is None or ent.kind != "sme_enterprise" or ent.plugin != PLUGIN:
         raise InspectionError(f"unknown enterprise {enterprise_id!r}")
     if deadline <= now - 365 * 86400:

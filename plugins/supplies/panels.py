@@ -294,7 +294,7 @@ def stores_map(ctx: PanelContext) -> pdk.Deck:
                                          if r["id"] == "sp.store.chem"], size=16, color=[226, 208, 255, 255],
                    offset=(16, 0), anchor="start"),
     ]
-    view = pdk.ViewState(longitude=float(ctx.options.get("lon", 121.43)), latitude=float(ctx.options.get("lat", 28.672)),
+    view = pdk.ViewState(longitude=float(ctx.options.get("lon", 121.43)), latitude=float(ctx.options.get("lat", 28.68)),
                          zoom=float(ctx.options.get("zoom", 11.35)), pitch=0)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name}\n{info}"})
