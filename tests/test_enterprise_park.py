@@ -312,3 +312,36 @@ def test_dashboard_fits_the_canvas_below_the_title_bar():
         for b in boxes[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     assert {p.panel for p in d.panels} >= {"enterprise_park.map", "enterprise_park.kpis", "enterprise_park.devices"}
+
+
+def test_a_reported_hazard_is_found_by_its_ref_and_taken_once(any_store) -> None:
+    """Store.entities(where=...) compares a property in the database (SQLite and PostgreSQL); the park finds
+    the hazard a report opened by that, takes a re-delivered report once, numbers new hazards after the
+    ones already stored, and writes each hazard with its audit entry."""
+    from core.api import Entity, HazardReported
+    from plugins.enterprise_park import field_reports
+    store = any_store
+    store.upsert([Entity(id="ep.ent.t1", site_id=None, kind="sme_enterprise", name="测试企业", plugin="enterprise_park",
+                         geometry={"type": "Point", "coordinates": [121.44, 28.68]},
+                         properties={"park": "p1", "safety_officer": {"name": "王强"}})])
+    now = time.time()
+    for k in range(5):
+        inspections.create(store, enterprise_id="ep.ent.t1", title=f"隐患{k}", responsible="王强",
+                           deadline=now + 86400, actor="t", now=now, ref=f"gp.rpt.r{k}" if k % 2 else "")
+    assert [i.title for i in inspections.by_ref(store, "gp.rpt.r3")] == ["隐患3"]
+    assert inspections.by_ref(store, "gp.rpt.none") == [] and inspections.by_ref(store, "") == []
+    assert [e.name for e in store.entities(kind="inspection", where={"ref": "gp.rpt.r1"})] == ["隐患1"]
+    with pytest.raises(TypeError):
+        store.entities(kind="inspection", where={"ref": 3})
+    inspections._last_no.clear()          # a new process: numbering goes on after what is stored
+    ev = HazardReported(plugin="grid_patrol", report_id="gp.rpt.new", entity_id="ep.ent.t1", category="fire",
+                        level="major", title="消防通道堵塞", description="d", lon=121.44, lat=28.68,
+                        photos=("/plugins/grid_patrol/photos/g/a.jpg",), reporter="gw1")
+    got = field_reports.take(store, ev, now=now)
+    assert got is not None and got.ref == "gp.rpt.new" and got.level == "major"
+    assert got.id.endswith("-6") and len({i.id for i in inspections.all_inspections(store)}) == 6
+    assert field_reports.take(store, ev, now=now) is None              # re-delivered: not a second hazard
+    assert [i.id for i in inspections.by_ref(store, "gp.rpt.new")] == [got.id]
+    assert store.entity(got.id).geometry == {"type": "Point", "coordinates": [121.44, 28.68]}
+    found = [a for a in store.audit_log() if a.target == f"inspection:{got.id}"]
+    assert [a.action for a in found] == ["enterprise_park.inspection.found"]

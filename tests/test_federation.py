@@ -278,7 +278,7 @@ def test_instruction_down_and_republish_are_audited(make_twin_app) -> None:
     assert "federation.republish" in actions and actions.count("federation.instruction") == 1
     assert rows(host, twin.FederationInbox)[0].republished_by == "manager1"
     page = client.get("/admin/federation").get_data(as_text=True)
-    assert "payload.title" not in page or "must be a non-empty string" in page
+    assert "title: must be a non-empty string" in page  # the empty instruction was refused, naming the field
 
 
 # -- three real instances -------------------------------------------------------------------------
