@@ -27,6 +27,7 @@ from core.web.auth import current_identity
 from core.web.dashboards import LocalizedText
 from core.web.labels import FONT_FAMILY, text_layer
 from core.web.panel_context import PanelContext, Selection
+from core.web.walltext import SECONDARY_CLASS, WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
 from core.yamlfile import load_yaml
 
 #: Decorate your hook implementations with this.
@@ -71,4 +72,6 @@ __all__ = [
     "imported_roads", "imported_dem",
     # the five-level interconnection: what the levels above and below sent (docs/federation.md)
     "federation_received",
+    # wall text: the smallest text size on a screen, the class that marks text secondary (docs/plugins.md)
+    "WALL_TEXT_MIN_PX", "WALL_FIGURE_MIN_PX", "SECONDARY_CLASS",
 ]

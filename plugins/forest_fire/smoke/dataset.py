@@ -40,6 +40,11 @@ from .synth import read_yolo_boxes, smoke_free_crop, synth
 from .transplant import remove_smoke
 
 DEFAULT_VAL_UNITS = ("U7", "U12")
+#: the fixed three-way split by scene unit (issue 17).  The shipped weights trained on every unit but
+#: U7 and U12, so those two are the only honest held-out cameras: U12 chooses the operating
+#: threshold, U7 is the test split the model card reports.  Never train or tune on the test unit.
+DEFAULT_THRESHOLD_UNITS = ("U12",)
+DEFAULT_TEST_UNITS = ("U7",)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,44 @@ def split_by_unit(items: list[Item], val_units) -> tuple[list[Item], list[Item]]
     train = [it for it in items if it.unit not in val_units]
     val = [it for it in items if it.unit in val_units]
     return train, val
+
+
+def split_three(items: list[Item], threshold_units=DEFAULT_THRESHOLD_UNITS,
+                test_units=DEFAULT_TEST_UNITS) -> dict[str, list[Item]]:
+    """``{"train", "threshold", "test"}``: whole scene units per split, never one unit in two.
+
+    Raises ``ValueError`` naming the unit when a unit is asked for in both held-out splits or is
+    not in the source, so a mistyped split cannot silently leak a camera into training.
+    """
+    thr, test = set(threshold_units), set(test_units)
+    both = thr & test
+    if both:
+        raise ValueError(f"scene unit(s) {sorted(both)} asked for in both the threshold and the test split")
+    known = {it.unit for it in items}
+    missing = (thr | test) - known
+    if missing:
+        raise ValueError(f"scene units not in the source: {sorted(missing)} (known: {sorted(known)})")
+    return {"train": [it for it in items if it.unit not in thr | test],
+            "threshold": [it for it in items if it.unit in thr],
+            "test": [it for it in items if it.unit in test]}
+
+
+def build_eval_split(items: list[Item], out_dir: Path, n_bg: int = -1, seed: int = 0) -> dict:
+    """An evaluation folder for held-out units: their real frames, the same frames with the smoke
+    removed, and smoke-free crops of them (``n_bg``: -1 = one per real frame).  Negatives come only
+    from the split's own frames.  File names start with ``<unit>__`` (per-camera figures)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    for sub in ("images", "labels"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    _write_real(items, out_dir)
+    n_rm = _write_removed(items, out_dir, -1, seed)
+    n_bg_w = _write_bg_crops(items, out_dir, len(items) if n_bg < 0 else n_bg, seed)
+    summary = {**_count(out_dir), "real": len(items), "smoke_removed": n_rm, "bg_crops": n_bg_w,
+               "units": dict(sorted(Counter(it.unit for it in items).items())), "seed": seed}
+    (out_dir / "split.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def _link(src: Path, dst: Path) -> None:

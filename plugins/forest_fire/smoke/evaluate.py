@@ -28,6 +28,17 @@ Metrics (``evaluate`` returns them in a dict):
     mean wall-clock milliseconds per frame for ``predict`` (read + pre + inference +
     post), batch 1, CPU, after one untimed warm-up call.
 
+``per_camera``
+    the same image-level figures and AP50 per camera (scene unit), from the file-name prefix
+    ``<unit>__`` that ``dataset.py`` writes (``bgcrop_`` / ``nosmoke_`` negatives belong to the
+    unit of the frame they came from); frames without a prefix count as camera ``"-"``.
+``small_boxes``
+    labelled boxes under 1% of the frame: ``n``, ``recall_iou50`` (a box >= ``conf`` on it with
+    IoU >= 0.5) and ``frame_recall`` (frames whose every box is small, flagged at ``conf``).
+
+``tiles=True`` predicts on the full frame plus 2×2 overlapping tiles, merged with NMS
+(``tiles.py``); ``ms_per_image`` then includes all five passes.
+
 ``select_threshold`` sweeps ``conf`` on one folder (the held-out validation units)
 and returns the value with the best image-level F1 among those that flag at most
 10% of the smoke-free frames (the best F1 overall if none does): that is the
@@ -36,6 +47,7 @@ operating threshold.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +65,16 @@ class FramePred:
     gt: np.ndarray      # (n, 4) xyxy normalised
     boxes: np.ndarray   # (m, 4) xyxy normalised
     conf: np.ndarray    # (m,)
+    name: str = ""      # the image's file stem (its camera: see camera_of)
+
+
+_UNIT = re.compile(r"^(?:bgcrop_|nosmoke_|synval_|syn_)?(.+?)__")
+
+
+def camera_of(name: str) -> str:
+    """The scene unit / camera of a frame from its file stem (``U7__afm_x``, ``nosmoke_U7__afm_x``)."""
+    m = _UNIT.match(name)
+    return m.group(1) if m else "-"
 
 
 def list_frames(data_dir: Path) -> list[tuple[Path, Path]]:
@@ -87,7 +109,7 @@ def load_model(model_path: Path):
 
 
 def predict_folder(model_path: Path, data_dir: Path, imgsz: int | None = None,
-                   model=None) -> tuple[list[FramePred], float]:
+                   model=None, tiles: bool = False) -> tuple[list[FramePred], float]:
     """Predictions (conf >= 0.001) for every frame, and the mean ms per frame."""
     model = model or load_model(model_path)
     if imgsz is None:
@@ -95,15 +117,28 @@ def predict_folder(model_path: Path, data_dir: Path, imgsz: int | None = None,
     frames = list_frames(data_dir)
     preds: list[FramePred] = []
     elapsed = 0.0
+
+    def one(img: Path) -> tuple[np.ndarray, np.ndarray]:
+        if tiles:
+            import cv2
+
+            from .tiles import predict_tiled
+            frame = cv2.imread(str(img), cv2.IMREAD_COLOR)
+            if frame is None:
+                raise ValueError(f"{img}: not a readable image")
+            return predict_tiled(model, frame, imgsz, conf=MIN_CONF, iou=0.6, max_det=100)
+        r = model.predict(str(img), imgsz=imgsz, conf=MIN_CONF, iou=0.6, max_det=100, verbose=False, device="cpu")[0]
+        b = r.boxes
+        return (b.xyxyn.cpu().numpy().astype(np.float64).reshape(-1, 4),
+                b.conf.cpu().numpy().astype(np.float64).reshape(-1))
+
     if frames:  # warm-up (first call builds the predictor): not timed
-        model.predict(str(frames[0][0]), imgsz=imgsz, conf=MIN_CONF, verbose=False, device="cpu")
+        one(frames[0][0])
     for img, lab in frames:
         t0 = time.perf_counter()
-        r = model.predict(str(img), imgsz=imgsz, conf=MIN_CONF, iou=0.6, max_det=100, verbose=False, device="cpu")[0]
+        boxes, conf = one(img)
         elapsed += time.perf_counter() - t0
-        b = r.boxes
-        preds.append(FramePred(read_gt(lab), b.xyxyn.cpu().numpy().astype(np.float64).reshape(-1, 4),
-                               b.conf.cpu().numpy().astype(np.float64).reshape(-1)))
+        preds.append(FramePred(read_gt(lab), boxes, conf, img.stem))
     ms = 1000.0 * elapsed / max(1, len(frames))
     return preds, ms
 
@@ -185,12 +220,53 @@ def image_metrics(preds: list[FramePred], conf: float) -> dict:
     }
 
 
-def evaluate(model_path: Path, data_dir: Path, conf: float = 0.25, imgsz: int | None = None, model=None) -> dict:
-    """All metrics for one folder at operating threshold ``conf`` (see module doc)."""
-    preds, ms = predict_folder(model_path, data_dir, imgsz=imgsz, model=model)
+def small_box_figures(preds: list[FramePred], conf: float, max_area: float = 0.01) -> dict:
+    """Recall on labelled boxes under ``max_area`` of the frame (see module doc)."""
+    n = hit = frames = frames_hit = 0
+    for p in preds:
+        if not len(p.gt):
+            continue
+        area = (p.gt[:, 2] - p.gt[:, 0]) * (p.gt[:, 3] - p.gt[:, 1])
+        small = area < max_area
+        keep = p.conf >= conf
+        ious = _iou(p.gt, p.boxes[keep]) if keep.any() else np.zeros((len(p.gt), 0))
+        n += int(small.sum())
+        hit += int(sum(1 for j in np.where(small)[0] if ious.shape[1] and ious[j].max() >= 0.5))
+        if small.all():
+            frames += 1
+            frames_hit += int(bool(keep.any()))
+    return {"n": n, "recall_iou50": hit / n if n else None, "frames": frames,
+            "frame_recall": frames_hit / frames if frames else None, "max_area": max_area}
+
+
+def per_camera(preds: list[FramePred], conf: float) -> dict:
+    """Image-level figures and AP50 per camera (scene unit)."""
+    groups: dict[str, list[FramePred]] = {}
+    for p in preds:
+        groups.setdefault(camera_of(p.name), []).append(p)
+    out = {}
+    for cam, ps in sorted(groups.items()):
+        m = image_metrics(ps, conf)
+        out[cam] = {k: m[k] for k in ("precision", "recall", "f1", "negative_flagged_share", "localized_recall",
+                                      "n_images", "n_positive", "n_negative")}
+        out[cam]["ap50"] = ap50(ps)
+    return out
+
+
+def metrics_from_preds(preds: list[FramePred], conf: float) -> dict:
+    """Every figure of :func:`evaluate` but the timing, from stored predictions."""
     out = image_metrics(preds, conf)
-    out.update({"ap50": ap50(preds), "ms_per_image": ms, "conf": conf, "data_dir": str(data_dir),
-                "model": str(model_path)})
+    out.update({"ap50": ap50(preds), "conf": conf, "per_camera": per_camera(preds, conf),
+                "small_boxes": small_box_figures(preds, conf)})
+    return out
+
+
+def evaluate(model_path: Path, data_dir: Path, conf: float = 0.25, imgsz: int | None = None, model=None,
+             tiles: bool = False) -> dict:
+    """All metrics for one folder at operating threshold ``conf`` (see module doc)."""
+    preds, ms = predict_folder(model_path, data_dir, imgsz=imgsz, model=model, tiles=tiles)
+    out = metrics_from_preds(preds, conf)
+    out.update({"ms_per_image": ms, "data_dir": str(data_dir), "model": str(model_path), "tiles": tiles})
     return out
 
 
