@@ -371,20 +371,61 @@
     twinboard: { renderDeck: renderDeck }
   });
 
+  // A playlist holds two stacked frames: the one shown (#tb-playlist-frame) and a spare (#tb-playlist-next)
+  // that loads the next screen a few seconds ahead. A switch waits until the spare's screen has painted
+  // (its canvas, every panel past "加载中"), then fades it in over the shown one and swaps the ids: the
+  // wall never shows Dash's "Loading..." page or an empty frame.
+  var PRELOAD_MS = 8000, READY_CAP_MS = 15000, FADE_MS = 700;
+  function screenReady(f) {
+    try {
+      var d = f.contentDocument;
+      if (!d || d.readyState !== "complete" || !d.getElementById("tb-canvas")) { return false; }
+      return !d.querySelector("._dash-loading, .tb-loading");
+    } catch (e) { return true; /* another origin: nothing to inspect */ }
+  }
   function startPlaylist() {
     var root = document.getElementById("tb-playlist");
     if (!root || root.dataset.started) { return; }
     root.dataset.started = "1";
-    var items = JSON.parse(root.dataset.items || "[]"), i = 0, timer = null, incident = null;
+    var items = JSON.parse(root.dataset.items || "[]"), i = 0, timer = null, preTimer = null, incident = null;
+    var pending = null;
     function frame() { return document.getElementById("tb-playlist-frame"); }
-    function next() {
-      if (!frame() || !items.length || incident !== null) { return; }
-      timer = setTimeout(function () {
-        i = (i + 1) % items.length;
-        frame().src = items[i].src;
-        next();
-      }, items[i].seconds * 1000);
+    function spare() { return document.getElementById("tb-playlist-next"); }
+    function load(f, src) { if (f.dataset.src !== src) { f.dataset.src = src; f.src = src; } }
+    function show(src, then) {
+      var sp = spare(), token = {}, t0 = Date.now();
+      if (!sp || !frame()) { return; }
+      pending = token;
+      load(sp, src);
+      (function wait() {
+        if (pending !== token) { return; }
+        if (!screenReady(sp) && Date.now() - t0 < READY_CAP_MS) { setTimeout(wait, 100); return; }
+        var cur = frame();
+        cur.id = "tb-playlist-next";
+        sp.id = "tb-playlist-frame";
+        cur.classList.add("tb-leaving");
+        cur.classList.remove("tb-shown");
+        sp.classList.add("tb-shown");
+        root.dataset.switches = String((+root.dataset.switches || 0) + 1);
+        setTimeout(function () {
+          cur.classList.remove("tb-leaving");
+          // the old screen stops its timers and maps unless it is the one being preloaded again
+          if (!cur.classList.contains("tb-shown") && cur.dataset.src !== (root.dataset.preload || "")) {
+            cur.dataset.src = ""; cur.src = "about:blank";
+          }
+        }, FADE_MS);
+        if (then) { then(); }
+      })();
     }
+    function next() {
+      if (!frame() || items.length < 2 || incident !== null) { return; }
+      var j = (i + 1) % items.length, dwell = items[i].seconds * 1000;
+      preTimer = setTimeout(function () {
+        if (incident === null && spare()) { root.dataset.preload = items[j].src; load(spare(), items[j].src); }
+      }, Math.max(0, dwell - PRELOAD_MS));
+      timer = setTimeout(function () { i = j; show(items[i].src, next); }, dwell);
+    }
+    if (frame()) { frame().dataset.src = frame().getAttribute("src"); }
     next();
     // Routine <-> incident mode: the wall leaves the rotation for the incident view until a manager returns it.
     var incidentSrc = root.dataset.incidentSrc;
@@ -400,15 +441,15 @@
           since = st.since === null ? "" : String(st.since);
           if (st.mode === "incident" && incident !== st.incident_id) {
             incident = st.incident_id;
-            clearTimeout(timer);
+            clearTimeout(timer); clearTimeout(preTimer);
             root.dataset.mode = "incident";
-            frame().src = incidentSrc + "&incident=" + incident;
+            root.dataset.preload = "";
+            show(incidentSrc + "&incident=" + incident, null);
           } else if (st.mode !== "incident" && incident !== null) {
             incident = null;
             root.dataset.mode = "routine";
             i = 0;
-            frame().src = items[0].src;
-            next();
+            show(items[0].src, next);
           }
           setTimeout(poll, 50);
         }).catch(function () { setTimeout(poll, 2000); /* offline: keep showing what we have, retry */ });
@@ -430,6 +471,7 @@
     }).catch(function () {});
   }
   setInterval(pollMode, 3000);
+  var modeSeen = null;   // a new screen (a Dash page change) asks at once, not 3 s later
 
   // A wall must never show a silently frozen number: probe the server's readiness and say what is wrong.
   // /api/ready answers 503 with what failed (database, event transport); no answer means the server is away.
@@ -488,8 +530,81 @@
       if (h && h.past && h.past.length > 2 * HISTORY_KEEP) { h.past.splice(0, h.past.length - HISTORY_KEEP); }
     });
   }
+  // Lists longer than their panel run as a ticker (as a DataV scroll board does) instead of being cut:
+  // a panel body, or a box inside it that hides its overflow, that holds more than it shows is marked
+  // data-tb-ticker and scrolled smoothly one row at a time, pausing at both ends; it stops while the
+  // pointer is on it. With prefers-reduced-motion it does not move: it becomes scrollable by hand
+  // (data-tb-ticker="manual"). A cell cut with an ellipsis gets its full text as a title.
+  var REDUCED = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  var TICK_EVERY_MS = 2500;
+  function overflowsY(el) {
+    var oy = getComputedStyle(el).overflowY;
+    return (oy === "hidden" || oy === "clip" || oy === "auto" || oy === "scroll") && el.scrollHeight > el.clientHeight + 1;
+  }
+  function rowStep(el) {
+    var row = el.querySelector("li, tbody tr, .tb-row, [data-row]");
+    var h = row ? row.getBoundingClientRect().height / ((+document.getElementById("tb-canvas").dataset.scale) || 1) : 0;
+    if (!(h > 8) || h > el.clientHeight * 0.8) { h = Math.max(24, el.clientHeight / 3); }
+    return h;
+  }
+  function markTickers() {
+    var canvas = document.getElementById("tb-canvas");
+    if (!canvas) { return; }
+    var boxes = canvas.querySelectorAll(".tb-panel-body, .tb-panel-body [style*='overflow'], .tb-scroll");
+    for (var i = 0; i < boxes.length; i++) {
+      var el = boxes[i];
+      if (el.closest(".tb-panel-deck .tb-panel-body") === el || el.closest("svg")) { continue; }
+      var over = overflowsY(el);
+      if (over && !el.dataset.tbTicker) {
+        el.dataset.tbTicker = REDUCED ? "manual" : "auto";
+        el.dataset.tbPause = "1";
+        if (!el.dataset.tbHover) {
+          el.dataset.tbHover = "0";
+          el.addEventListener("mouseenter", function () { this.dataset.tbHover = "1"; });
+          el.addEventListener("mouseleave", function () { this.dataset.tbHover = "0"; });
+        }
+      } else if (!over && el.dataset.tbTicker && el.scrollTop === 0) {
+        delete el.dataset.tbTicker;
+      }
+    }
+    var cut = canvas.querySelectorAll(".tb-panel-body [style*='ellipsis'], .tb-panel-body .tb-ell");
+    for (var j = 0; j < cut.length; j++) {
+      if (cut[j].scrollWidth > cut[j].clientWidth + 1 && !cut[j].title) { cut[j].title = cut[j].textContent.trim(); }
+    }
+  }
+  function stepTickers() {
+    if (REDUCED) { return; }
+    var els = document.querySelectorAll("#tb-canvas [data-tb-ticker='auto']");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if (el.dataset.tbHover === "1") { continue; }
+      if (el.dataset.tbPause === "1") { el.dataset.tbPause = "0"; continue; }   // rest a beat at each end
+      var end = el.scrollHeight - el.clientHeight;
+      if (el.scrollTop >= end - 1) {
+        el.scrollTo({ top: 0, behavior: "smooth" });
+        el.dataset.tbPause = "1";
+      } else {
+        var next = Math.min(end, el.scrollTop + rowStep(el));
+        el.scrollTo({ top: next, behavior: "smooth" });
+        if (next >= end - 1) { el.dataset.tbPause = "1"; }
+      }
+    }
+  }
+  setInterval(stepTickers, TICK_EVERY_MS);
+  var markQueued = false;
+  function queueMark() {      // a panel re-rendered: mark its lists before the next frame
+    if (markQueued) { return; }
+    markQueued = true;
+    window.requestAnimationFrame(function () { markQueued = false; markTickers(); });
+  }
+  window.twinboardMarkTickers = markTickers;
+
   window.addEventListener("resize", function () { fitCanvas(); rescaleDecks(); });
-  setInterval(function () { tick(); rescaleDecks(); startPlaylist(); trimHistory(); }, 1000);
-  new MutationObserver(function () { fitCanvas(); startPlaylist(); }).observe(document.documentElement,
+  setInterval(function () { tick(); rescaleDecks(); startPlaylist(); trimHistory(); markTickers(); }, 1000);
+  new MutationObserver(function () {
+    fitCanvas(); startPlaylist(); queueMark();
+    var badge = document.getElementById("tb-mode");
+    if (badge && badge !== modeSeen) { modeSeen = badge; pollMode(); }
+  }).observe(document.documentElement,
     { childList: true, subtree: true });
 })();

@@ -5,7 +5,9 @@ video, then in alternating rounds times
 
 * **bare**: ``model.predict(frame)`` on the decoded frames held in memory (ultralytics alone);
 * **pipeline**: what a camera does per frame: OpenCV decode from the video file, detection through
-  the plugin's detector, the temporal alert rule, the annotated JPEG for the wall.
+  the plugin's detector, the temporal alert rule **with the temporal evidence on** (per-preset
+  background model, growth, stable base, view-change check, false sources: the plugin's default,
+  ``temporal: true`` in the JSON), the annotated JPEG for the wall.
 
 ``pipeline_ratio`` = pipeline frames/s ÷ bare frames/s (medians over rounds; aim ≥ 0.9).
 ``fps`` = the pipeline's frames per second on this machine. ``mb_per_camera`` = resident memory added
@@ -91,8 +93,11 @@ def pipeline_vs_bare(det: SmokeDetector, settings: ForestFireSettings, video: Pa
         for fn in ((run_bare, run_pipeline) if r % 2 == 0 else (run_pipeline, run_bare)):
             fn()
     bare, pipe = statistics.median(bare_fps), statistics.median(pipe_fps)
+    probe = CameraWorker(bench_camera(0, video), settings, det,
+                         feed=CameraFeed(VideoSource(str(video), loop=False), interval_s=1.0))
+    probe.feed.close()
     return {"pipeline_ratio": round(pipe / bare, 3), "fps": round(pipe, 2), "bare_fps": round(bare, 2),
-            "frames": len(decoded), "rounds": rounds, "imgsz": imgsz}
+            "frames": len(decoded), "rounds": rounds, "imgsz": imgsz, "temporal": probe.rule.temporal is not None}
 
 
 def memory_per_camera(det: SmokeDetector, settings: ForestFireSettings, video: Path, cameras: int) -> float:

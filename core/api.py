@@ -29,6 +29,7 @@ from core.web.labels import FONT_FAMILY, text_layer
 from core.web.panel_context import PanelContext, Selection
 from core.web.walltext import SECONDARY_CLASS, WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
 from core.yamlfile import load_yaml
+from core.names import name_en
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
@@ -74,4 +75,6 @@ __all__ = [
     "federation_received",
     # wall text: the smallest text size on a screen, the class that marks text secondary (docs/plugins.md)
     "WALL_TEXT_MIN_PX", "WALL_FIGURE_MIN_PX", "SECONDARY_CLASS",
+    # English screens: a Chinese place or company name without an English form, in English words and pinyin
+    "name_en",
 ]

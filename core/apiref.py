@@ -237,7 +237,11 @@ def _constant_doc(name: str, value: Any) -> list[str]:
                                      "ranges are checked against it.",
                "SEVERITY_COLORS": "The national warning colours by severity, the same in every plugin.",
                "FONT_FAMILY": "The CSS family of the bundled Chinese font (for deck.gl text layers).",
-               "DEFAULT_ALERT_MESSAGE": "The message template of a `ThresholdRule` without `message_zh`/`message_en`."
+               "DEFAULT_ALERT_MESSAGE": "The message template of a `ThresholdRule` without `message_zh`/`message_en`.",
+               "WALL_TEXT_MIN_PX": "The smallest text on a screen (tables, lists, labels), in px of the 1920×1080 "
+                                   "canvas; `twinboard check-config` reports smaller inline sizes (plugins.md, Wall text).",
+               "WALL_FIGURE_MIN_PX": "The smallest key figure (`className=\"tb-kpi-value\"`), in px of the canvas.",
+               "SECONDARY_CLASS": "The class that marks secondary text (footnotes), exempt from the wall minimum.",
                }.get(name, "")
     return [f"### `{name}`", "", "```python", shown, "```", "", doc, ""]
 

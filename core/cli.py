@@ -36,6 +36,8 @@ def _check_config(args: argparse.Namespace) -> int:
                 line = doc.line_of(["panels", i, "panel"]) if doc else None
                 problems.append(f"{path}{f':{line}' if line else ''}: field 'panels.{i}.panel': unknown panel "
                                 f"{p.panel!r} (offered: {', '.join(sorted(offered)) or 'none'})")
+    from core.web.walltext import lint_dashboard_panels   # wall text under the minimum (docs/plugins.md)
+    problems += lint_dashboard_panels(host, {u: b for u, (b, _) in boards.items()})
     host.stop()
     for p in problems:
         print(f"twinboard: {p}", file=sys.stderr)

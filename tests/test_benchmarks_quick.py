@@ -56,10 +56,11 @@ BENCHES: dict[str, Run | RunElsewhere] = {
     # three served instances (street → district → city), the city killed and started again mid-run
     "federation.py": Run({"delivered_exactly_once": BOOL, "federation_events_per_s": POSITIVE,
                           "bare_events_per_s": POSITIVE, "federation_ratio": POSITIVE}),
-    "forest_fire.py": Run({"pipeline_ratio": POSITIVE, "fps": POSITIVE, "mb_per_camera": NUMBER}),
+    "forest_fire.py": Run({"pipeline_ratio": POSITIVE, "fps": POSITIVE, "mb_per_camera": NUMBER, "temporal": BOOL}),
     # alert_within_3_frames needs the training set's held-out units (var/smoke/dataset/val, not in the repository)
     "forest_fire_alerts.py": Run({"smoke_sequences": COUNT, "smoke_free_sequences": POSITIVE,
-                                  "false_alert_sequences": COUNT}),
+                                  "false_alert_sequences": COUNT, "alerted_within_3_frames": COUNT,
+                                  "false_alert_sequences_after_review": COUNT}),
     # a served twinboard with enterprise_park, whose demo broker needs mosquitto
     "grassroots.py": Run({"patrol_p95_ms": POSITIVE, "bare_p95_ms": POSITIVE, "patrol_ratio": POSITIVE},
                          needs=("mosquitto",)),

@@ -424,7 +424,7 @@ def test_realarm_after_closure_is_recorded_not_a_new_incident_and_plugins_can_be
     a1 = host.raise_alert("alerts", AlertDraft("x.rule", team.id, Severity.I, "首次报警"))
     with store.session() as db:
         inc_id = db.get(Alert, a1.id).incident_id
-    incidents.close(store, inc_id, "m", "处置完毕")
+    incidents.close(store, inc_id, "m", "处置完毕", reason="报警复核后就地处置, 未研判调度")
     a2 = host.raise_alert("alerts", AlertDraft("x.rule", team.id, Severity.I, "再次报警"))
     with store.session() as db:
         assert db.get(Alert, a2.id).incident_id is None

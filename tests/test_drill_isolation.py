@@ -37,11 +37,10 @@ drills, incidents, tracker, publish = (import_plugin_submodule(PLUGIN_DIR, m)
 
 @pytest.fixture
 def app(make_twin_app, tmp_path):
-    app = make_twin_app(builtin=True, plugin_allowlist=PLUGINS, run_sources=False, public_screens=False)
-    host = app.server.config["TWINBOARD_HOST"]
-    host.update_settings("command_center", {"outbox": str(tmp_path / "outbox.jsonl"),
-                                            "reports_dir": str(tmp_path / "reports")}, "test")
-    return app
+    # settings given at start (a later settings change reloads the plugin's twin, which is not this test's topic)
+    cc = {"outbox": str(tmp_path / "outbox.jsonl"), "reports_dir": str(tmp_path / "reports")}
+    return make_twin_app(builtin=True, plugin_allowlist=PLUGINS, run_sources=False, public_screens=False,
+                         plugin_config={"command_center": {"settings": cc}})
 
 
 def _texts(node: Any, out: list[str]) -> list[str]:
@@ -134,6 +133,8 @@ def test_a_drill_started_from_the_console_changes_no_live_figure(app) -> None:
     client = app.server.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     client.post("/login", data={"username": "manager1", "password": "manager-pass-1", "csrf_token": token})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/plugins/command_center/console")
+                      .get_data(as_text=True)).group(1)
     before = snapshot(app)
     resp = client.post("/plugins/command_center/drills/typhoon/start", json={"speed": 100},
                        headers={"X-CSRFToken": token})

@@ -67,7 +67,8 @@ def test_rule_raises_colours_with_station_and_threshold():
     d = out[-1][0]
     assert d.entity_id == "st" and d.rule_id == "flood_defence.water_level" and d.value == 5.9
     assert "海门潮位站" in d.title and "橙色" in d.title
-    assert "保证水位 5.80" in d.message and "threshold=guaranteed" in d.message
+    assert "保证水位 5.80" in d.message and d.details == {"threshold": "guaranteed"}  # issue 19: no key=value text
+    assert d.title_en == "Haimen Tide Station: orange water-level warning" and "guaranteed level 5.80" in d.message_en
     # other metrics and entities are ignored
     assert rule.evaluate([Reading("st", "rain_mm", t + 600, 99, "mm"), Reading("x", "tide_level_m", t, 9, "m")]) == []
 

@@ -106,15 +106,15 @@ def test_a_yearly_file_shows_the_storm_nearest_the_district_not_its_first(make_f
     # the twin's file is the 2019 file: in the demo period (2019-08-08 00 UTC + 70 h) Lekima and Krosa are alive
     app = make_fd_app(typhoon_file=str(SAMPLE))
     info = text(render_panel(app, f"{PLUGIN}.typhoon_info", {"track_time": "2019080906"}))
-    assert "1909 Lekima" in info and "Pabuk" not in info
+    assert "1909 利奇马" in info and "帕布" not in info          # a Chinese screen names storms in Chinese
     assert "2019-08-09 14:00" in info                         # the time asked, in BJT
     # the pinned time picks the storm alive then: in October, Mitag
     oct_info = text(render_panel(app, f"{PLUGIN}.typhoon_info", {"track_time": "2019100112"}, locale="en"))
     assert "1918 Mitag" in oct_info and "Centre" in oct_info
 
 
-@pytest.mark.parametrize("asked,label", [("1901", "1901 Pabuk"), ("krosa", "1910 Krosa"), ("KROSA", "1910 Krosa"),
-                                         ("1910 krosa", "1910 Krosa"), ("Lekima", "1909 Lekima")])
+@pytest.mark.parametrize("asked,label", [("1901", "1901 帕布"), ("krosa", "1910 罗莎"), ("KROSA", "1910 罗莎"),
+                                         ("1910 krosa", "1910 罗莎"), ("Lekima", "1909 利奇马")])
 def test_the_storm_by_number_or_name_in_any_case(make_fd_app, asked, label):
     app = make_fd_app(typhoon_file=str(SAMPLE), typhoon_storm=asked)
     info = text(render_panel(app, f"{PLUGIN}.typhoon_info", {"track_time": "2019080906"}))
@@ -124,7 +124,7 @@ def test_the_storm_by_number_or_name_in_any_case(make_fd_app, asked, label):
 def test_the_panel_option_storm_overrides_the_setting_and_an_unknown_storm_is_named(make_fd_app):
     app = make_fd_app(typhoon_file=str(SAMPLE), typhoon_storm="1909")
     info = text(render_panel(app, f"{PLUGIN}.typhoon_info", {"track_time": "2019080906", "storm": "krosa"}))
-    assert "1910 Krosa" in info and "Lekima" not in info
+    assert "1910 罗莎" in info and "利奇马" not in info
     unknown = text(render_panel(app, f"{PLUGIN}.typhoon_info", {"track_time": "2019080906", "storm": "Hagibis"},
                                 locale="en"))
     assert "No storm “Hagibis”" in unknown and "1909 Lekima" in unknown          # the list offered
@@ -138,7 +138,7 @@ def test_a_time_outside_the_storms_life_is_said_not_drawn(make_fd_app):
     last = pabuk.points[-1]
     opts = {"track_time": "2019080906"}
     zh = text(render_panel(app, f"{PLUGIN}.typhoon_info", opts))
-    assert "2019-08-09 14:00(北京时)不在台风 1901 Pabuk 的生命期内" in zh
+    assert "2019-08-09 14:00(北京时)不在台风 1901 帕布 的生命期内" in zh
     assert "01-01 08:00 – 01-06 20:00" in zh                   # the storm's life in BJT
     assert f"{last.lat:.1f}°N" not in zh and "中心位置" not in zh
     en = text(render_panel(app, f"{PLUGIN}.typhoon_info", opts, locale="en"))
@@ -248,7 +248,7 @@ def test_upload_from_admin_for_a_manager_with_file_line_field_errors(make_fd_app
 
     # the panels now offer the uploaded storms: by name, with the demo file's twin still there
     opts = {"track_time": "2019100112", "storm": "mitag"}
-    assert "1918 Mitag" in text(render_panel(app, f"{PLUGIN}.typhoon_info", opts))
+    assert "1918 米娜" in text(render_panel(app, f"{PLUGIN}.typhoon_info", opts))
 
     # withdrawn: no longer offered
     resp = manager.post(URL + "?lang=en", data={"csrf_token": token, "drop": "CH2019BST.txt"})

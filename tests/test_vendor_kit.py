@@ -196,11 +196,18 @@ SPEED = ThresholdRule("vk.speed", "speed_kmh", {Severity.III: 75}, "车辆超速
                       metric_zh="车速", metric_en="speed")
 
 
-def test_threshold_rule_default_message_is_unchanged() -> None:
-    rule = ThresholdRule("vk.s", "speed_kmh", {Severity.III: 75}, "超速", "Speeding")
-    [d] = rule.evaluate([Reading("vk.truck1", "speed_kmh", 1.0, 77.8, "km/h")])
+def test_threshold_rule_default_message_is_for_people() -> None:
+    """Issue 19: the default message names the metric in words (or leaves it out), never by its id."""
+    rule = ThresholdRule("vk.s", "speed_kmh", {Severity.III: 75}, "超速", "Speeding", metric_zh="车速",
+                         metric_en="speed")
+    names = {("vk.truck1", "zh"): "货车1", ("vk.truck1", "en"): "Truck 1"}
+    [d] = rule.evaluate([Reading("vk.truck1", "speed_kmh", 1.0, 77.8, "km/h")], lambda e, lang: names[(e, lang)])
     assert (d.title, d.title_en) == ("超速", "Speeding")
-    assert d.message == d.message_en == "speed_kmh=77.8km/h (limit 75)"
+    assert (d.message, d.message_en) == ("货车1 车速 77.8km/h，超过限值 75km/h",
+                                         "Truck 1: speed 77.8 km/h, over the limit 75 km/h")
+    low = ThresholdRule("vk.b", "battery_pct", {Severity.IV: 15}, "电量低", "Battery low", below=True)
+    [d] = low.evaluate([Reading("vk.truck1", "battery_pct", 1.0, 9, "%")], lambda e, lang: names[(e, lang)])
+    assert (d.message, d.message_en) == ("货车1 9%，低于限值 15%", "Truck 1: 9 %, under the limit 15 %")
 
 
 def test_threshold_rule_template_errors_are_found_when_the_rule_is_made() -> None:

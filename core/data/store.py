@@ -344,7 +344,8 @@ class Store:
             alert = twin.Alert(plugin=plugin, rule_id=draft.rule_id, entity_id=draft.entity_id,
                                severity=int(draft.severity), title=draft.title,
                                message=draft.message, value=draft.value, details=draft.details,
-                               title_en=draft.title_en, message_en=draft.message_en)
+                               title_en=draft.title_en, message_en=draft.message_en,
+                               is_drill=bool(draft.drill or (draft.details or {}).get("drill")))
             db.add(alert)
             db.commit()
             return alert, True
@@ -380,11 +381,18 @@ class Store:
                 conn.execute(update(a).where(a.c.id.in_(ids)).values(state="closed", closed_at=time.time()))
         return ids
 
-    def alerts(self, states: Sequence[str] = ("open", "acknowledged"), limit: int = 100) -> list[twin.Alert]:
-        """Alerts in the given states, most severe and newest first."""
+    def alerts(self, states: Sequence[str] = ("open", "acknowledged"), limit: int = 100,
+               drill: bool | None = False) -> list[twin.Alert]:
+        """Alerts in the given states, most severe and newest first.
+
+        ``drill``: False (default) live alerts only, so a drill never shows in a live list or count;
+        True a drill's alerts only; None both.
+        """
         with self.session() as db:
-            q = (select(twin.Alert).where(twin.Alert.state.in_(states))  # type: ignore[attr-defined]
-                 .order_by(twin.Alert.severity, twin.Alert.opened_at.desc()).limit(limit))  # type: ignore[attr-defined]
+            q = select(twin.Alert).where(twin.Alert.state.in_(states))  # type: ignore[attr-defined]
+            if drill is not None:
+                q = q.where(twin.Alert.is_drill == drill)  # type: ignore[arg-type]
+            q = (q.order_by(twin.Alert.severity, twin.Alert.opened_at.desc()).limit(limit))  # type: ignore[attr-defined]
             return list(db.scalars(q).all())
 
     # -- plugin state and audit -----------------------------------------------------------------

@@ -99,6 +99,8 @@ class Alert(SQLModel, table=True):
     acknowledged_by: str | None = None
     closed_at: float | None = None
     incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    #: raised by a drill (模拟演练): kept apart from every live figure (``Store.alerts`` leaves it out)
+    is_drill: bool = False
 
     def title_in(self, lang: str) -> str:
         """The title in ``lang`` ("zh" or "en"; the Chinese one when there is no English one)."""

@@ -261,10 +261,17 @@ class AlertDraft:
     title_en: str = ""
     #: the English message (empty: the Chinese one is shown)
     message_en: str = ""
+    #: raised by a drill (模拟演练): stored as drill data, left out of live alarm lists and counts
+    drill: bool = False
 
 
-#: the message a ThresholdRule writes when it has no template of its own
-DEFAULT_ALERT_MESSAGE = "{metric_id}={value:g}{unit} (limit {limit:g})"
+#: the message a ThresholdRule writes when it has no template of its own (Chinese; a value above its limit)
+DEFAULT_ALERT_MESSAGE = "{entity} {metric} {value:g}{unit}，超过限值 {limit:g}{unit}"
+#: the defaults per (language, below): words for people, never the metric's id (issue 19)
+_DEFAULT_MESSAGES = {("zh", False): DEFAULT_ALERT_MESSAGE,
+                     ("zh", True): "{entity} {metric} {value:g}{unit}，低于限值 {limit:g}{unit}",
+                     ("en", False): "{entity}: {metric} {value:g} {unit}, over the limit {limit:g} {unit}",
+                     ("en", True): "{entity}: {metric} {value:g} {unit}, under the limit {limit:g} {unit}"}
 
 
 class _AlertFields(dict):  # type: ignore[type-arg]
@@ -296,8 +303,9 @@ class ThresholdRule:
     (``metric_zh``/``metric_en``, the metric's label in that language, or the metric's id), ``metric_id``,
     ``entity`` (the entity's name in that language, or its id), ``entity_id`` and ``level`` (I–IV), e.g.
     ``"{entity} 车速 {value:.0f} {unit}，超过限值 {limit:g}"``. Without one the message is
-    ``DEFAULT_ALERT_MESSAGE`` (``speed_kmh=77.8km/h (limit 75)``); an English template falls back to the
-    Chinese one.
+    ``DEFAULT_ALERT_MESSAGE`` (``货车1 车速 77.8km/h，超过限值 75km/h``; in English
+    ``Truck 1: speed 77.8 km/h, over the limit 75 km/h``, "低于"/"under" for ``below``); without ``metric_zh``
+    the default leaves the metric out rather than show its id. An English template falls back to the Chinese one.
     """
 
     #: "<plugin>.<rule>"
@@ -356,11 +364,16 @@ class ThresholdRule:
         out = []
         for lang, template, label in (("zh", self.message_zh, self.metric_zh),
                                       ("en", self.message_en or self.message_zh, self.metric_en or self.metric_zh)):
-            wants_name = entity_name is not None and "{entity" in (template or "").replace("{entity_id", "")
+            if not template:
+                template = _DEFAULT_MESSAGES[(lang, self.below)]
+                if not label:  # no words for the metric: leave it out rather than show its id
+                    template = template.replace(" {metric}", "")
+            wants_name = entity_name is not None and "{entity" in template.replace("{entity_id", "")
             entity = (entity_name(reading.entity_id, lang) if wants_name else "") or reading.entity_id
-            out.append(format_alert_message(template or DEFAULT_ALERT_MESSAGE, value=reading.value, unit=reading.unit,
+            out.append(format_alert_message(template, value=reading.value, unit=reading.unit,
                                             limit=limit, metric=label or self.metric, metric_id=self.metric,
-                                            entity=entity, entity_id=reading.entity_id, level=severity.name))
+                                            entity=entity, entity_id=reading.entity_id, level=severity.name)
+                       .replace(" ,", ",").replace(" ，", "，").strip())
         return out[0], out[1]
 
     def clears(self, reading: Reading) -> bool:

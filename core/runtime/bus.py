@@ -69,6 +69,8 @@ class AlertRaised(Event):
     entity_id: str = ""
     severity: int = 4
     title: str = ""
+    #: raised by a drill (模拟演练): subscribers keep it apart from live figures
+    drill: bool = False
 
 
 @dataclass(frozen=True)

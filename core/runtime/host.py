@@ -312,7 +312,8 @@ class Host:
         alert, changed = self.store.raise_alert(draft, plugin)
         if changed:
             self.bus.publish(AlertRaised(alert_id=alert.id or 0, plugin=plugin, rule_id=draft.rule_id,
-                                         entity_id=draft.entity_id, severity=int(draft.severity), title=draft.title))
+                                         entity_id=draft.entity_id, severity=int(draft.severity), title=draft.title,
+                                         drill=bool(alert.is_drill)))
         return alert
 
     def publish_detection(self, plugin: str, detection: VideoDetection) -> VideoDetection:

@@ -321,8 +321,8 @@ def _register_plugin_routes(server: flask.Flask, host: Host) -> None:
             if role not in route.scoped_roles:
                 return refuse_scoped(host, f"a {role} account may not use this page")
         elif route.role is not None and not role_at_least(role, route.role):
-            if route.mobile and not role:
-                return _deny(401, "sign in first")  # a phone page sends its user to the sign-in page
+            if not role:  # not signed in: a page sends its user to sign in and back (?next=), JSON gets 401
+                return _deny(401, "sign in first")
             flask.abort(403)
         if route.max_bytes:
             flask.request.max_content_length = int(route.max_bytes)  # this request only

@@ -199,7 +199,9 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    # browsers read "/\\host" as "//host"; a control character could smuggle one in
+    if (parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):
         return None
     return target
 

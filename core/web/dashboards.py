@@ -45,6 +45,15 @@ class PanelPlacement(BaseModel):
     refresh_s: float | None = Field(None, ge=0.5, le=3600)
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("options")
+    @classmethod
+    def _wall_text(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from core.web.walltext import lint_options      # an option that sets text under the wall minimum
+        problems = lint_options(v)
+        if problems:
+            raise ValueError("; ".join(msg for _, msg in problems))
+        return v
+
     @property
     def plugin(self) -> str:
         return self.panel.split(".", 1)[0]

@@ -42,7 +42,7 @@ def index_page(host: Host, dashboards: dict[str, Dashboard], playlists: dict[str
 
 
 def playlist_page(playlist: Playlist, locale: str) -> html.Div:
-    """A wall rotating through dashboards: an iframe per item, switched by assets/twinboard.js."""
+    """A wall rotating through dashboards: two stacked iframes (shown, preloading) cross-faded by assets/twinboard.js."""
     lang = "en" if locale == "en" else "zh"
     items: list[dict[str, Any]] = [{"src": f"/screen/{i.dashboard}?lang={lang}", "seconds": i.seconds}
                                    for i in playlist.items]
@@ -52,7 +52,9 @@ def playlist_page(playlist: Playlist, locale: str) -> html.Div:
         extra = {"data-wall": playlist.wall or "leaders",
                  "data-incident-src": f"/screen/{playlist.incident_dashboard}?lang={lang}"}
     return html.Div(className="tb-playlist", id="tb-playlist", **{"data-items": _json(items)}, **extra, children=[
-        html.Iframe(id="tb-playlist-frame", src=items[0]["src"], className="tb-playlist-frame"),
+        # the screen shown, and a spare that loads the next one ahead, faded in once it has painted
+        html.Iframe(id="tb-playlist-frame", src=items[0]["src"], className="tb-playlist-frame tb-shown"),
+        html.Iframe(id="tb-playlist-next", className="tb-playlist-frame", **{"aria-hidden": "true"}),
     ])
 
 

@@ -60,22 +60,111 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
         ])
 
 
+#: the title bar's geometry (assets/twinboard.css .tb-titlebar): side padding, gap between columns, each
+#: side column's width (the right one holds the clock over the mode badge and the language switch)
+TITLE_PAD_PX, TITLE_GAP_PX, TITLE_SIDE_PX = 32, 24, 340
+TITLE_MAX_PX, TITLE_MIN_PX, TITLE_SPACING_EM = 40, 24, 0.12
+
+
+def text_em(text: str) -> float:
+    """An estimate of ``text``'s width in em in the screen font: CJK and full-width forms 1 em, Latin less."""
+    w = 0.0
+    for ch in text:
+        o = ord(ch)
+        if o >= 0x2E80 or 0xFF00 <= o <= 0xFFEF:
+            w += 1.0
+        elif ch == " ":
+            w += 0.28
+        elif ch.isupper() or ch.isdigit() or ch in "&%@#—":
+            w += 0.66
+        elif ch in "il.,:;'|!()[]·":
+            w += 0.3
+        else:
+            w += 0.56
+    return w
+
+
+def title_font_px(title: str, canvas_width: int) -> int:
+    """The title's font size: ``TITLE_MAX_PX`` when it fits between the side columns, else the size that fits
+    (never under ``TITLE_MIN_PX``; past that the title ends in an ellipsis and carries its full text as a tooltip)."""
+    room = canvas_width - 2 * (TITLE_PAD_PX + TITLE_GAP_PX + TITLE_SIDE_PX) - 8
+    ems = text_em(title) + TITLE_SPACING_EM * len(title)
+    if ems <= 0:
+        return TITLE_MAX_PX
+    return int(max(TITLE_MIN_PX, min(TITLE_MAX_PX, room / ems)))
+
+
 def title_bar(dash_: Dashboard, host: Host, locale: str) -> html.Div:
-    """District and screen name, clock, routine/incident mode, language switch."""
+    """District and screen name, clock, routine/incident mode, language switch.
+
+    Three columns: the subtitle (wraps to two lines), the title sized to fit the middle (``title_font_px``),
+    and the clock over the mode badge and language switch; no two of them overlap, in either language.
+    """
     lang = "en" if locale == "en" else "zh"
     other = "zh" if lang == "en" else "en"
     t = host.translator.gettext
-    return html.Div(className="tb-titlebar", children=[
+    title = dash_.title.get(lang)
+    return html.Div(className="tb-titlebar",
+                    style={"--tb-side": f"{TITLE_SIDE_PX}px",
+                           "--tb-title-size": f"{title_font_px(title, dash_.canvas.width)}px"},
+                    children=[
         html.Div(className="tb-title-left", children=[
             html.Span(dash_.subtitle.get(lang) if dash_.subtitle else "", className="tb-district"),
         ]),
-        html.H1(dash_.title.get(lang), className="tb-title"),
+        html.H1(title, className="tb-title", title=title),
         html.Div(className="tb-title-right", children=[
-            html.Span(t("Routine", locale), id="tb-mode", className="tb-mode tb-mode-routine"),
             html.Span(id="tb-clock", className="tb-clock", **{"data-lang": lang}),
-            html.A("EN" if other == "en" else "中文", href=f"?lang={other}", className="tb-lang"),
+            html.Div(className="tb-title-row", children=[
+                _mode_badge(host, lang, t("Routine", locale)),   # issue 19: the mode as it is, from the first paint
+                *_speed_badge(dash_, host, lang),               # issue 19: 演示 ×N when the demo runs fast
+                html.A("EN" if other == "en" else "中文", href=f"?lang={other}", className="tb-lang"),
+            ]),
         ]),
     ])
+
+
+def mode_text(state: dict[str, Any], lang: str, routine: str) -> tuple[str, str]:
+    """(badge text, css class) of a wall state (core.runtime.wall.wall_state); assets/twinboard.js says the same."""
+    if state.get("mode") != "incident":
+        return routine, "tb-mode tb-mode-routine"
+    zh = lang != "en"
+    what = (("演练 · #" if zh else "Drill · #") if state.get("drill") else ("事件处置 · #" if zh else "Incident · #"))
+    return f"{what}{state.get('incident_id')}", "tb-mode " + ("tb-mode-drill" if state.get("drill") else "tb-mode-incident")
+
+
+def _mode_badge(host: Host, lang: str, routine: str) -> html.Span:
+    # The wall's mode as the server knows it when it builds the screen, so the first paint is already right
+    # (the browser only follows changes from then on: assets/twinboard.js, pollMode).
+    from core.runtime.wall import wall_state
+    try:
+        state = wall_state(host.store)
+    except Exception:   # noqa: BLE001 - a store that cannot answer: the poll corrects the badge once it can
+        state = {"mode": "routine"}
+    text, cls = mode_text(state, lang, routine)
+    return html.Span(text, id="tb-mode", className=cls)
+
+
+def demo_speeds(dash_: Dashboard, host: Host) -> list[float]:
+    """The time scales (≠ 1) of the simulators feeding this screen's panels: a plugin whose settings have
+    ``demo_speed`` (and ``simulate`` not false) runs its demo that many times faster than real time."""
+    speeds: set[float] = set()
+    for p in dash_.panels:
+        plugin, spec = host.panel(p.panel)
+        rec = host.plugins.records.get(plugin) if spec is not None else None
+        settings = getattr(rec, "settings", None)
+        speed = getattr(settings, "demo_speed", None)
+        if isinstance(speed, (int, float)) and speed != 1 and getattr(settings, "simulate", True) is not False:
+            speeds.add(float(speed))
+    return sorted(speeds)
+
+
+def _speed_badge(dash_: Dashboard, host: Host, lang: str) -> list[html.Span]:
+    speeds = demo_speeds(dash_, host)
+    if not speeds:
+        return []
+    scale = "/".join(f"×{s:g}" if s >= 10 else f"×{s:.3g}" for s in speeds)
+    return [html.Span(("演示 " if lang != "en" else "Demo ") + scale, id="tb-demo-speed", className="tb-demo-speed",
+                      title="演示时间比真实时间快" if lang != "en" else "the demo runs faster than real time")]
 
 
 def screen_layout(dash_: Dashboard, host: Host, locale: str | None) -> html.Div:

@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import html
 
-from core.api import PanelContext, PanelSpec, hookimpl
+from core.api import PanelContext, PanelSpec, hookimpl, name_en
 
 LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}
 LEVEL_EN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -42,15 +42,18 @@ def alert_list(ctx: PanelContext) -> Any:
     ctx.data_time = time.time()
     if not alerts:
         return html.Div(ctx.text("当前无报警", "No open alarms"), className="tb-empty")
-    names = {e.id: (e.name_en or e.name) if ctx.lang == "en" else e.name
-             for e in ctx.store.entities() if e.id in {a.entity_id for a in alerts}}
+    # people read the entity's name, never its id; a posed camera ("<camera>@west") is named by its camera
+    wanted = {a.entity_id for a in alerts} | {a.entity_id.split("@", 1)[0] for a in alerts}
+    names = {e.id: (e.name_en or name_en(e.name)) if ctx.lang == "en" else e.name
+             for e in ctx.store.entities() if e.id in wanted}
     levels = LEVEL_EN if ctx.lang == "en" else LEVEL_ZH
     items = []
     for a in alerts:
         new = time.time() - a.opened_at < 10
         items.append(html.Li(className="tb-alert-new" if new else "", children=[
             html.Span(levels[a.severity], className="tb-alert-badge", style={"background": BADGE[a.severity]}),
-            html.Span(f"{names.get(a.entity_id, a.entity_id)} · {a.title_in(ctx.lang)}"),
+            html.Span(" · ".join(x for x in (names.get(a.entity_id) or names.get(a.entity_id.split("@", 1)[0]),
+                                             a.title_in(ctx.lang)) if x)),
             html.Span(a.message_in(ctx.lang), className="tb-alert-msg"),
             html.Span(time.strftime("%H:%M:%S", time.localtime(a.opened_at)), className="tb-alert-time"),
         ], **{"data-severity": str(a.severity)}))

@@ -82,7 +82,7 @@ def threat_summary(ctx: PanelContext) -> Any:
     sit = situation(ctx.store, model, ctx.settings, ctx.now)
     ctx.data_time = sit.data_time
     lang = ctx.lang
-    limits = html.Div(ctx.text(*LIMITS), style={"fontSize": "13px", "color": "#8fb3da", "marginTop": "4px",
+    limits = html.Div(ctx.text(*LIMITS), style={"fontSize": "16px", "color": "#8fb3da", "marginTop": "4px",
                                                 "lineHeight": "1.3", "flex": "none",
                                                 "borderTop": "1px solid rgba(29,79,143,0.8)", "paddingTop": "4px"})
     if sit.status == "none":
@@ -106,10 +106,10 @@ def threat_summary(ctx: PanelContext) -> Any:
         dist = (f"{z.distance_m:,.0f} m" + ("+" if z.capped else "")) if z.distance_m else "–"
         rows.append(html.Tr([
             td([html.Div((LEVEL_EN if lang == "en" else LEVEL_ZH)[z.level]),
-                     html.Div(f"≥ {z.loc_ppm:g} ppm", style={"fontSize": "13px"})],
+                     html.Div(f"≥ {z.loc_ppm:g} ppm", style={"fontSize": "16px"})],
                     style={"color": LEVEL_COLOR[z.level], "fontWeight": 700, "whiteSpace": "nowrap"}),
             td(dist, **{"whiteSpace": "nowrap"}), td(f"{sit.people_in(z.level):,}"),
-            td(names or "–", **{"fontSize": "13px"})]))
+            td(names or "–", **{"fontSize": "16px"})]))
     ev = plume.evacuation(sit.plume)
     cz = lambda b: plume.compass(b, lang)  # noqa: E731
     evac = ctx.text(
@@ -132,8 +132,8 @@ def threat_summary(ctx: PanelContext) -> Any:
     if isinstance(sub, plume.Chemical) and sub.heavier_than_air:
         warn = [html.Div(ctx.text(f"注意: {sub.name_zh}比空气重(MW {sub.mw:g}), 近场应以重气体模型复核",
                                   f"Note: {sub.name_en} is heavier than air (MW {sub.mw:g}); check the near field "
-                                  "with a dense-gas model"), style={"fontSize": "14px", "color": "#f6d33c"})]
-    body = html.Div([head, html.Table(rows, className="tb-table", style={"fontSize": "15px", "margin": "4px 0"}),
+                                  "with a dense-gas model"), style={"fontSize": "16px", "color": "#f6d33c"})]
+    body = html.Div([head, html.Table(rows, className="tb-table", style={"fontSize": "16px", "margin": "4px 0"}),
                      html.Div(ctx.text(f"区外敏感目标 {len(targets)} 处:", f"Sensitive targets outside: {len(targets)}"),
                               style={"fontSize": "16px"}), tlist,
                      html.Div(evac, style={"fontSize": "16px", "color": "#7fe0ff"}), *warn],
@@ -210,19 +210,19 @@ def hazards(ctx: PanelContext) -> Any:
                  if sev < 9 else html.Span(ctx.text("正常", "Normal"), style={"color": "#3ddc84"}))
         if cg != g:
             state = html.Span([state, html.Br(), html.Span(ctx.text(f"核算为{cg}", f"computed {GRADE_EN[cg]}"),
-                                                           style={"color": "#f6d33c", "fontSize": "13px"})])
+                                                           style={"color": "#f6d33c", "fontSize": "16px"})])
         rows.append(html.Tr([
             td(g if ctx.lang == "zh" else GRADE_EN[g], **{"color": "#08111f", "background": GRADE_COLOR[g],
                                                                "fontWeight": 700, "textAlign": "center",
                                                                "whiteSpace": "nowrap"}),
             td([html.Div(h.label(ctx.lang)),
-                     html.Div(ent.label(ctx.lang) if ent else "–", style={"fontSize": "12px", "color": "#8fb3da"})]),
+                     html.Div(ent.label(ctx.lang) if ent else "–", style={"fontSize": "16px", "color": "#8fb3da"})]),
             td("、".join(subs)), td(state, **{"whiteSpace": "nowrap"})]))
     ctx.data_time = time.time()
-    return html.Div([html.Table(rows, className="tb-table", style={"fontSize": "14px", "lineHeight": "1.15"}),
+    return html.Div([html.Table(rows, className="tb-table", style={"fontSize": "16px", "lineHeight": "1.15"}),
                      html.Div(ctx.text("分级依据 GB 18218-2018 (R = α·Σβq/Q, 与台账核对); 演示数据",
                                        "Grades per GB 18218-2018 (R = α·Σβq/Q, checked); demo data"),
-                              style={"fontSize": "13px", "color": "#8fb3da", "marginTop": "6px"})],
+                              style={"fontSize": "16px", "color": "#8fb3da", "marginTop": "6px"})],
                     style={"overflow": "hidden", "height": "100%"})
 
 
@@ -266,7 +266,7 @@ def closed_park(ctx: PanelContext) -> Any:
     total = sum(int(lv.value) for lv in people.values() if lv is not None and math.isfinite(lv.value))
     zone_line = html.Div([html.Span(f"{z.label(lang)} {int(people[z.id].value) if people[z.id] else '–'}",
                                     style={"marginRight": "12px", "whiteSpace": "nowrap"}) for z in zones],
-                         style={"fontSize": "14px", "display": "flex", "flexWrap": "wrap", "color": "#c8dcf0"})
+                         style={"fontSize": "16px", "display": "flex", "flexWrap": "wrap", "color": "#c8dcf0"})
 
     def count(gid: str, metric: str) -> str:
         lv = latest.get((gid, metric))
@@ -276,7 +276,7 @@ def closed_park(ctx: PanelContext) -> Any:
                                           f"{count(g.id, 'people_in')}/{count(g.id, 'people_out')}  · "),
                                 html.Span(ctx.text(" 车 进/出 ", " vehicles in/out ") +
                                           f"{count(g.id, 'vehicles_in')}/{count(g.id, 'vehicles_out')}")])
-                      for g in model.of("gate")], style={"fontSize": "14px", "margin": "3px 0", "lineHeight": "1.35"})
+                      for g in model.of("gate")], style={"fontSize": "16px", "margin": "3px 0", "lineHeight": "1.35"})
     vrows = [html.Tr([th(ctx.text("车辆", "Vehicle")), th(ctx.text("货物", "Cargo")),
                       th(ctx.text("状态", "State"))])]
     newest = None
@@ -310,7 +310,7 @@ def closed_park(ctx: PanelContext) -> Any:
                  style={"lineHeight": "1.1"}),
         zone_line,
         gates,
-        html.Table(vrows, className="tb-table", style={"fontSize": "14px"}),
+        html.Table(vrows, className="tb-table", style={"fontSize": "16px"}),
     ], style={"overflow": "hidden", "height": "100%"})
 
 
@@ -373,4 +373,4 @@ def integration(ctx: PanelContext) -> Any:
             t("无逾期", "none overdue"), t("有逾期", "overdue")),
     ]
     ctx.data_time = max((lv.ts for lv in latest.values()), default=None)
-    return html.Table(rows, className="tb-table", style={"fontSize": "14px"})
+    return html.Table(rows, className="tb-table", style={"fontSize": "16px"})

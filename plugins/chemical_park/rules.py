@@ -50,17 +50,22 @@ class LimitRule(_SensorRule):
         for r, p in self._mine(readings):
             if not _ok(r, p):
                 continue
-            zh = LEVEL_TEXT[p["metric"]][0]
+            zh, en = LEVEL_TEXT[p["metric"]]
             unit = p.get("unit", "")
+            v = f"{r.value:g}"
             if p["metric"] in ("gas_ppm", "lel_pct") and r.value >= p["range"][1]:
+                top = f"{p['range'][1]:g}"
                 out.append(AlertDraft(self.id, r.entity_id, Severity.I, f"{zh}超限",
-                                      f"超量程: {r.value:g}{unit} ≥ 量程上限 {p['range'][1]:g}{unit}", r.value))
+                                      f"超量程: {v}{unit} ≥ 量程上限 {top}{unit}", r.value, title_en=f"{en} over limit",
+                                      message_en=f"Over range: {v} {unit} ≥ the top of the range {top} {unit}"))
             elif r.value >= p["hihi"]:
                 out.append(AlertDraft(self.id, r.entity_id, Severity.II, f"{zh}超限",
-                                      f"高高报: {r.value:g}{unit} ≥ {p['hihi']:g}{unit}", r.value))
+                                      f"高高报: {v}{unit} ≥ {p['hihi']:g}{unit}", r.value, title_en=f"{en} over limit",
+                                      message_en=f"High-high alarm: {v} {unit} ≥ {p['hihi']:g} {unit}"))
             elif r.value >= p["hi"]:
                 out.append(AlertDraft(self.id, r.entity_id, Severity.III, f"{zh}超限",
-                                      f"高报: {r.value:g}{unit} ≥ {p['hi']:g}{unit}", r.value))
+                                      f"高报: {v}{unit} ≥ {p['hi']:g}{unit}", r.value, title_en=f"{en} over limit",
+                                      message_en=f"High alarm: {v} {unit} ≥ {p['hi']:g} {unit}"))
         return out
 
     def clears(self, r: Reading) -> bool:
@@ -99,11 +104,14 @@ class RateRule(_SensorRule):
                 per_min = (h[-1][1] - h[0][1]) / span * 60.0
                 self.rates[r.entity_id] = per_min
                 if abs(per_min) > p["roc_per_min"]:
-                    zh = LEVEL_TEXT[p["metric"]][0]
-                    word = "骤升" if per_min > 0 else "骤降"
+                    zh, en = LEVEL_TEXT[p["metric"]]
+                    word, word_en = ("骤升", "Rising") if per_min > 0 else ("骤降", "Falling")
+                    u, lim = p.get("unit", ""), f"{p['roc_per_min']:g}"
                     out.append(AlertDraft(self.id, r.entity_id, Severity.III, f"{zh}变化速率超限",
-                                          f"{word} {per_min:+.3g}{p.get('unit', '')}/min, 限值 ±{p['roc_per_min']:g}/min",
-                                          per_min))
+                                          f"{word} 每分钟 {per_min:+.3g}{u}，限值 ±{lim}{u}/分钟",
+                                          per_min, title_en=f"{en} changing too fast",
+                                          message_en=f"{word_en} {per_min:+.3g} {u}/min, limit ±{lim} {u}/min"
+                                          .replace(" /", "/")))
         return out
 
     def clears(self, r: Reading) -> bool:
@@ -122,8 +130,14 @@ class FaultRule(_SensorRule):
         for r, p in self._mine(readings):
             if not _ok(r, p):
                 lo, hi = p["range"]
+                zh, en = LEVEL_TEXT[p["metric"]]
+                u = p.get("unit", "")
+                shown = f"{r.value:g}{u}" if math.isfinite(r.value) else "非数值"
+                shown_en = f"{r.value:g} {u}" if math.isfinite(r.value) else "not a number"
                 out.append(AlertDraft(self.id, r.entity_id, Severity.IV, "传感器数据异常",
-                                      f"{r.metric}={r.value!r} 超出物理量程 [{lo:g}, {hi:g}] 或非数值", None))
+                                      f"{zh}读数 {shown}，超出物理量程 {lo:g}–{hi:g}{u}", None,
+                                      title_en="Sensor fault",
+                                      message_en=f"{en} reading {shown_en}, outside the physical range {lo:g}–{hi:g} {u}"))
         return out
 
     def clears(self, r: Reading) -> bool:

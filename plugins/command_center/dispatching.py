@@ -14,7 +14,11 @@ from .roads import RoadError, RoadNetwork
 
 
 def candidates(store: Store, net: RoadNetwork, inc: Incident) -> list[dict[str, Any]]:
-    """Every team with its ETA to the incident and whether it is free, soonest first."""
+    """Every team with its ETA to the incident and whether it is free, soonest first.
+
+    For a drill, a team the drill sent shows its drill status (出动/到场) and is not free for the drill again;
+    its live status is untouched (incidents.dispatch).
+    """
     pt = point_of(inc.geometry)
     if pt is None:
         raise IncidentError(f"incident #{inc.id} has no location")
@@ -24,13 +28,16 @@ def candidates(store: Store, net: RoadNetwork, inc: Incident) -> list[dict[str, 
         ranked = soonest(net, pt[0], pt[1], [place(e) for e in teams], what=f"incident #{inc.id}")
     except RoadError as exc:
         raise IncidentError(str(exc)) from None
+    in_drill = {d["id"]: "dispatched" for d in inc.properties.get("dispatches", [])} if inc.is_drill else {}
+    in_drill.update({a["id"]: "on_scene" for a in inc.properties.get("arrivals", [])} if inc.is_drill else {})
     out = []
     for r in ranked:
         e = by_id[r["team"].id]
+        status = in_drill.get(e.id) or e.properties.get("status", "standby")
         out.append({"id": e.id, "name": e.name, "name_en": e.name_en, "kind": e.kind,
                     "size": e.properties.get("size"), "speciality": e.properties.get("speciality_zh", ""),
-                    "status": e.properties.get("status", "standby"), "eta_s": r["eta_s"], "error": r["error"],
-                    "available": e.properties.get("status", "standby") in ("standby",) and r["eta_s"] is not None})
+                    "status": status, "eta_s": r["eta_s"], "error": r["error"],
+                    "available": status in ("standby",) and r["eta_s"] is not None})
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.api import Alert, AlertDraft, ConfigError, LocalizedText, Severity, load_yaml
+from core.api import Alert, AlertDraft, ConfigError, Incident, LocalizedText, Severity, load_yaml
 
 from . import incidents, publish
 from .dispatching import dispatch_soonest
@@ -132,7 +132,8 @@ class DrillRun:
         d = self.drill
         draft = AlertDraft(rule_id=f"command_center.drill.{d.id}", entity_id=d.place.entity or f"cc.drill.{d.id}",
                            severity=Severity(step.severity), title=incidents.DRILL_PREFIX + d.title.zh,
-                           message=step.text, value=step.value,
+                           title_en="[Drill] " + d.title.en,
+                           message=step.text, value=step.value, drill=True,
                            details={"drill": True, "scenario": d.id, "incident_kind": d.kind,
                                     "lon": d.place.lon, "lat": d.place.lat, "place": d.place.name})
         alert = self.host.raise_alert("command_center", draft)
@@ -141,6 +142,11 @@ class DrillRun:
             self.incident_id = row.incident_id
         if self.incident_id is None:  # the alert was below the auto-incident level: open it like a person would
             self.incident_id = incidents.open_from_alert(self.host.store, alert.id, self.actor).id
+        with self.host.store.session() as db:  # the report converts the drill's step times back to real time
+            inc = db.get(Incident, self.incident_id)
+            inc.properties = {**inc.properties, "drill_speed": self.speed}
+            db.add(inc)
+            db.commit()
 
     def _do_assess(self, step: DrillStep) -> None:
         incidents.assess(self.host.store, self.incident_id, self.actor, step.severity, step.text)
@@ -168,4 +174,5 @@ class DrillRun:
 
     def _do_report(self, step: DrillStep) -> None:
         self.report = {k: str(v) for k, v in write_report(self.host.store, self.incident_id, self.net,
-                                                          Path(self.settings.reports_dir), self.actor).items()}
+                                                          Path(self.settings.reports_dir), self.actor,
+                                                          speedup=self.settings.speedup).items()}

@@ -16,6 +16,11 @@ arrival and state change, and each change also goes to the host's audit log. The
 Steps only move forward (``warning`` may be skipped); a step that is not allowed, an incident with
 no location, an unknown team or a material beyond the stock raise :class:`IncidentError` and
 change nothing.
+
+Closing a level Ⅰ or Ⅱ incident that skipped 研判 (assessment) or 调度 (dispatch) needs a stated reason
+(``REASON_LEVELS``); a level Ⅲ/Ⅳ one may close without (a false alarm need not be argued), but the
+skipped steps are recorded just the same. Steps and reason are kept on the closing timeline line, in
+the audit log (``incident.close_skipped``) and in the evaluation report (:func:`skipped_steps`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ KINDS = {"chemical_leak": ("危化品泄漏", "Chemical leak"), "fire": ("火灾
 PLUGIN_KIND = {"chemical_park": "chemical_leak", "forest_fire": "forest_fire", "flood_defence": "flood",
                "enterprise_park": "accident", "demo_sensors": "chemical_leak"}
 DRILL_PREFIX = "【演练】"
+#: levels (Ⅰ, Ⅱ) whose closing without 研判 or 调度 needs a reason
+REASON_LEVELS = (1, 2)
 MAX_TEXT = 2000
 
 
@@ -140,6 +147,11 @@ def open_incident(store: Store, actor: str, *, kind: str, title: str, lon: Any =
     return inc
 
 
+def title_in(inc: Incident, lang: str) -> str:
+    """The incident's title in ``lang``: the English one its alert gave (``properties.title_en``), else the Chinese."""
+    return str((inc.properties or {}).get("title_en") or inc.title) if lang == "en" else inc.title
+
+
 def open_from_alert(store: Store, alert_id: int, actor: str) -> Incident:
     """An alert of any plugin opens an incident (or returns the one it already belongs to)."""
     with store.session() as db:
@@ -169,7 +181,13 @@ def open_from_alert(store: Store, alert_id: int, actor: str) -> Incident:
         a = db.get(Alert, alert_id)
         a.incident_id = inc.id
         db.add(a)
+        if alert.title_en:  # English screens show the alert's English title (issue 19)
+            row = db.get(Incident, inc.id)
+            en = alert.title_en.removeprefix("[Drill] ")
+            row.properties = {**(row.properties or {}), "title_en": ("[Drill] " if drill else "") + en}
+            db.add(row)
         db.commit()
+        inc = db.get(Incident, inc.id) or inc
     record(store, inc.id, actor, "alert_linked", f"报警 #{alert_id} 转为事件",
            {"alert_id": alert_id, "plugin": alert.plugin, "rule_id": alert.rule_id, "severity": alert.severity})
     return inc
@@ -189,10 +207,13 @@ def timeline(store: Store, incident_id: int) -> list[IncidentEvent]:
                                .order_by(IncidentEvent.ts, IncidentEvent.id)).all())
 
 
-def incidents(store: Store, open_only: bool = False, limit: int = 50) -> list[Incident]:
+def incidents(store: Store, open_only: bool = False, limit: int = 50, drill: bool | None = None) -> list[Incident]:
+    """Incidents, newest first; ``drill``: None all, False real ones only (live figures), True drills only."""
     q = select(Incident)
     if open_only:
         q = q.where(Incident.state != "closed")
+    if drill is not None:
+        q = q.where(Incident.is_drill == drill)
     with store.session() as db:
         return list(db.scalars(q.order_by(Incident.id.desc()).limit(limit)).all())
 
@@ -243,8 +264,10 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
              materials: Sequence[dict[str, Any]] = (), bus: Any = None) -> Incident:
     """调度: teams (each {"id", "name", "eta_s", "route", "cum"}) and materials ({"depot", "sku", "count"}).
 
-    A drill's materials are checked against the stock but never taken from it. With ``bus``, the materials
-    are published as ``MaterialsDispatched`` (the stock keeper, e.g. supplies, records the movement).
+    A drill's materials are checked against the stock but never taken from it, and a drill's teams stay as
+    they are in the live twin (status, position): they move on the drill's incident only (its
+    ``dispatches``, driven by the tracker), so no live figure changes. With ``bus``, the materials are
+    published as ``MaterialsDispatched`` (the stock keeper, e.g. supplies, records the movement).
     """
     inc = get(store, incident_id)
     if not teams and not materials:
@@ -269,6 +292,7 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
             depot.properties = {**depot.properties, "items": items}
             depot.updated_at = now
             db.add(depot)
+        in_drill = {d["id"] for d in inc.properties.get("dispatches", [])}
         for t in teams:
             ent = db.get(Entity, t["id"])
             if ent is None:
@@ -276,6 +300,10 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
             if ent.properties.get("status") not in (None, "standby", "returning"):
                 raise IncidentError(f"{ent.name} is {ent.properties.get('status')} (incident "
                                     f"#{ent.properties.get('incident_id')}), not available")
+            if inc.is_drill:  # drill data: the team is sent on the drill's incident, not in the live twin
+                if t["id"] in in_drill:
+                    raise IncidentError(f"{ent.name} is already dispatched in this drill")
+                continue
             home = ent.properties.get("home") or ent.geometry
             ent.properties = {**ent.properties, "status": "dispatched", "incident_id": incident_id, "home": home,
                               "route": t.get("route") or [], "cum": t.get("cum") or [], "departed_at": now,
@@ -286,14 +314,15 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
     mats = [{"depot": d.id, "depot_name": d.name, "sku": it["sku"], "name": it["name"], "count": c,
              "unit": it.get("unit", "")} for d, _, it, c in taken]
     sent = [{"id": t["id"], "name": t.get("name", t["id"]), "eta_s": t.get("eta_s"), "at": now,
-             "route": t.get("route") or []} for t in teams]
+             "route": t.get("route") or [], **({"cum": t.get("cum") or []} if inc.is_drill else {})} for t in teams]
     props = {"dispatches": list(inc.properties.get("dispatches", [])) + sent,
              "materials": list(inc.properties.get("materials", [])) + mats}
     parts = [f"{t['name']}(预计 {t['eta_s'] / 60:.0f} 分钟)" if t.get("eta_s") else t["name"] for t in sent]
     parts += [f"{m['name']} {m['count']}{m['unit']}" for m in mats]
     out = _advance(store, inc, "dispatch" if STATES.index(inc.state) <= STATES.index("dispatch") else inc.state,
                    actor, "调度: " + "、".join(parts),
-                   {"teams": [{k: v for k, v in t.items() if k != "route"} for t in sent], "materials": mats}, props)
+                   {"teams": [{k: v for k, v in t.items() if k not in ("route", "cum")} for t in sent],
+                    "materials": mats}, props)
     if bus is not None and mats:
         bus.publish(MaterialsDispatched(plugin="command_center", dispatch_id=f"cc.{incident_id}.{int(now * 1e6)}",
                                         incident_id=incident_id, drill=bool(inc.is_drill), actor=actor,
@@ -308,11 +337,17 @@ def arrive(store: Store, incident_id: int, team_id: str, actor: str | None = Non
         ent = db.get(Entity, team_id)
         if ent is None:
             raise IncidentError(f"no team {team_id!r}")
-        if ent.properties.get("incident_id") != incident_id:
+        if inc.is_drill:  # a drill's team arrives on the drill only; the live team was never moved
+            if team_id not in {d["id"] for d in inc.properties.get("dispatches", [])}:
+                raise IncidentError(f"{ent.name} was not dispatched in drill #{incident_id}")
+            if team_id in {a["id"] for a in inc.properties.get("arrivals", [])}:
+                raise IncidentError(f"{ent.name} has already arrived in drill #{incident_id}")
+        elif ent.properties.get("incident_id") != incident_id:
             raise IncidentError(f"{ent.name} was not dispatched to incident #{incident_id}")
-        ent.properties = {**ent.properties, "status": "on_scene", "arrived_at": time.time()}
-        db.add(ent)
-        db.commit()
+        else:
+            ent.properties = {**ent.properties, "status": "on_scene", "arrived_at": time.time()}
+            db.add(ent)
+            db.commit()
         name = ent.name
     arrivals = list(inc.properties.get("arrivals", [])) + [{"id": team_id, "name": name, "at": time.time()}]
     to = "handling" if STATES.index(inc.state) <= STATES.index("handling") else inc.state
@@ -334,10 +369,32 @@ def handle(store: Store, incident_id: int, actor: str, text: str) -> Incident:
     return _advance(store, inc, "handling", actor, f"处置: {_text(text, 'handling note', required=True)}")
 
 
-def close(store: Store, incident_id: int, actor: str, summary: str) -> Incident:
-    """结案: the incident is over; teams are released (they return home) and linked alerts closed."""
+def skipped_steps(inc: Incident, events: Sequence[IncidentEvent]) -> list[str]:
+    """The required steps an incident has not been through: "assessment" (研判) and/or "dispatch" (调度)."""
+    kinds = {e.kind for e in events}
+    out = []
+    if "assessment" not in kinds and not inc.properties.get("assessment"):
+        out.append("assessment")
+    if "dispatch" not in kinds and not inc.properties.get("dispatches"):
+        out.append("dispatch")
+    return out
+
+
+def close(store: Store, incident_id: int, actor: str, summary: str, reason: str = "") -> Incident:
+    """结案: the incident is over; teams are released (they return home) and linked alerts closed.
+
+    A level Ⅰ/Ⅱ incident that skipped 研判 or 调度 closes only with a ``reason`` (IncidentError without
+    one); for any level the skipped steps and the reason are recorded on the timeline, in the audit log
+    and, through ``properties["close_skipped"]``, in the report.
+    """
     inc = get(store, incident_id)
     summary = _text(summary, "summary", required=True)
+    reason = _text(reason, "reason", limit=500)
+    skipped = skipped_steps(inc, timeline(store, incident_id)) if inc.state != "closed" else []
+    if skipped and not reason and inc.severity in REASON_LEVELS:
+        names = "、".join(STATE_TEXT[s][0] for s in skipped)
+        raise IncidentError(f"incident #{incident_id} (level {inc.severity}) has had no "
+                            f"{' and no '.join(skipped)} ({names}): give the reason for closing it now")
     with store.session() as db:
         for ent in db.scalars(select(Entity).where(Entity.kind.in_(("emergency_team", "micro_station",
                                                                      "fire_rescue_station")))).all():
@@ -349,7 +406,15 @@ def close(store: Store, incident_id: int, actor: str, summary: str) -> Incident:
         db.commit()
     for aid in ids:
         store.set_alert_state(aid, "closed", actor)
-    return _advance(store, inc, "closed", actor, f"结案: {summary}", {"alerts_closed": ids}, {"summary": summary})
+    extra: dict[str, Any] = {}
+    message = f"结案: {summary}"
+    if skipped:
+        extra = {"close_skipped": {"steps": skipped, "reason": reason}}
+        message += f"(未经{'、'.join(STATE_TEXT[s][0] for s in skipped)}即结案, 理由: {reason or '未填写'})"
+        store.audit(actor, "incident.close_skipped", f"incident:{incident_id}", None,
+                    {"steps": skipped, "reason": reason, "severity": inc.severity})
+    return _advance(store, inc, "closed", actor, message, {"alerts_closed": ids, **extra},
+                    {"summary": summary, **extra})
 
 
 def response_times(inc: Incident, events: Sequence[IncidentEvent]) -> dict[str, float | None]:

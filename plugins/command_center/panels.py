@@ -12,13 +12,14 @@ import pydeck as pdk
 from sqlmodel import select
 from dash import html
 
-from core.api import Alert, Incident, PanelContext, text_layer, wall_state
+from core.api import Alert, Incident, PanelContext, name_en, text_layer, wall_state
 
 from . import incidents, publish
 from .circle import rapid_response_circle
 from .dispatching import candidates
 from .incidents import EVENT_TEXT, KINDS, STATE_TEXT, STATES, point_of
 from .places import LAYERS, entities_of, nearby_entities, road_network, stations, targets
+from .tracker import drill_teams
 
 SEV_RGB = {1: [232, 54, 59], 2: [245, 133, 42], 3: [246, 211, 60], 4: [47, 140, 242]}
 LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}
@@ -67,7 +68,7 @@ def current_incident(ctx: PanelContext) -> Incident | None:
 # -- routine view ----------------------------------------------------------------------------------
 def headline(ctx: PanelContext) -> Any:
     """The district at a glance: open incidents, alerts, teams out, coverage, people sheltered."""
-    open_inc = incidents.incidents(ctx.store, open_only=True, limit=200)
+    open_inc = incidents.incidents(ctx.store, open_only=True, limit=200, drill=False)  # a drill is no live figure
     alerts = ctx.store.alerts(limit=500)
     worst = min((a.severity for a in alerts), default=None)
     teams = entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
@@ -84,7 +85,7 @@ def headline(ctx: PanelContext) -> Any:
              "" if cov is None or cov >= 0.999 else "tb-sev-3"),
         _kpi(ctx.text("应急救援力量(人)", "Rescuers"), str(sum(int(t.properties.get("size", 0) or 0) for t in teams))),
         _kpi(ctx.text("今日发布预警", "Warnings today"),
-             str(sum(1 for p in publish.publications(ctx.store, 200)
+             str(sum(1 for p in publish.publications(ctx.store, 200, drill=False)
                      if p.published_at and time.time() - p.published_at < 86400))),
     ])
 
@@ -165,7 +166,9 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
               if t.properties.get("status") == "dispatched" and t.properties.get("route")]
     layers.append(pdk.Layer("PathLayer", id="routes", data=routes, get_path="path", get_width=40, width_min_pixels=4,
                             get_color=[60, 220, 120, 230], pickable=True))
-    open_incidents = incidents.incidents(ctx.store, open_only=True, limit=50)
+    # live incidents only: a drill shows on its own incident view, never on the live map
+    open_incidents = incidents.incidents(ctx.store, open_only=True, limit=50,
+                                         drill=None if ctx.options.get("drills") else False)
     layers.append(_incident_layer(ctx, open_incidents))
     layers.append(_incident_labels(ctx, open_incidents))
     legend.append({"ids": ["incidents", "routes", "incident_labels"], "label": ctx.text("事件/出动路线", "Incidents, routes"),
@@ -186,7 +189,7 @@ def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 4
         pt = point_of(i.geometry)
         if pt:
             rgb = [246, 211, 60] if i.is_drill else SEV_RGB.get(i.severity, SEV_RGB[1])
-            data.append({"position": list(pt), "name": i.title, "info": STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1],
+            data.append({"position": list(pt), "name": incidents.title_in(i, ctx.lang), "info": STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1],
                          "color": rgb + [255]})
     return pdk.Layer("ScatterplotLayer", id="incidents", data=data, get_position="position", get_fill_color="color",
                      get_radius=radius_m, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
@@ -194,7 +197,7 @@ def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 4
 
 
 def _incident_labels(ctx: PanelContext, incs: list[Incident]) -> dict[str, Any]:
-    rows = [{"position": list(pt), "text": (ctx.text("[演练] ", "[Drill] ") if i.is_drill else "") + i.title}
+    rows = [{"position": list(pt), "text": (ctx.text("[演练] ", "[Drill] ") if i.is_drill else "") + incidents.title_in(i, ctx.lang).removeprefix("[Drill] ")}
             for i in incs if (pt := point_of(i.geometry))]
     return text_layer("incident_labels", rows, size=18, color=[255, 226, 226, 255], offset=(0, -20),
                       baseline="bottom")
@@ -265,7 +268,7 @@ def circle_panel(ctx: PanelContext) -> Any:
             _kpi(ctx.text("人口覆盖", "People"), pct(res.shares.get("people")), "%", size=34)]),
         html.Div(ctx.text(f"{int(res.minutes)} 分钟圈外 ({len(res.gaps)})", f"Outside {int(res.minutes)} min ({len(res.gaps)})"),
                  style={"marginTop": "8px", "color": "#f5852a", "fontSize": "16px"}),
-        html.Ul(gaps or [html.Li(ctx.text("无", "none"))], style={"fontSize": "15px", "margin": "4px 0"}),
+        html.Ul(gaps or [html.Li(ctx.text("无", "none"))], style={"fontSize": "16px", "margin": "4px 0"}),
         html.Div([html.Div("⚠ " + p, className="tb-error-detail") for p in res.problems[:3]]),
     ])
 
@@ -306,14 +309,14 @@ def incident_card(ctx: PanelContext) -> Any:
     def dur(v: float | None) -> str:
         return "–" if v is None else f"{v / 60:.1f}"
     return html.Div([
-        html.Div([_drill_badge(ctx, inc), html.Span(f"#{inc.id} {inc.title}", style={"fontSize": "24px",
+        html.Div([_drill_badge(ctx, inc), html.Span(f"#{inc.id} {incidents.title_in(inc, ctx.lang)}", style={"fontSize": "24px",
                                                                                      "fontWeight": 700})]),
         html.Div(f"{KINDS[inc.kind][0 if ctx.lang == 'zh' else 1]} · "
                  f"{LEVEL_ZH[inc.severity] if ctx.lang == 'zh' else 'Level ' + str(inc.severity)} · "
                  f"{inc.properties.get('place') or ''} · {ctx.text('接报', 'reported')} "
                  f"{time.strftime('%H:%M:%S', time.localtime(inc.properties.get('reported_at') or inc.opened_at))}",
                  style={"color": "#9fb6cc", "fontSize": "17px", "margin": "6px 0 10px"}),
-        html.Div(steps, style={"marginBottom": "12px"}),
+        html.Div(steps, style={"marginBottom": "12px", "display": "flex", "flexWrap": "wrap", "rowGap": "4px"}),
         html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(3, 1fr)"}, children=[
             _kpi(ctx.text("接报→调度", "Intake→dispatch"), dur(times["intake_to_dispatch_s"]), ctx.text("分", "min"), size=32),
             _kpi(ctx.text("调度→到场", "Dispatch→arrival"), dur(times["dispatch_to_arrival_s"]), ctx.text("分", "min"), size=32),
@@ -332,7 +335,27 @@ def incident_timeline(ctx: PanelContext) -> Any:
         html.Li([html.Span(time.strftime("%H:%M:%S", time.localtime(e.ts)), className="tb-alert-time"),
                  html.Span({**STATE_TEXT, **EVENT_TEXT}.get(e.kind, (e.kind, e.kind))[0 if ctx.lang == "zh" else 1],
                            className="tb-alert-badge", style={"background": "#1f5fa8"}),
-                 html.Span(f"{e.actor}: {e.message}")]) for e in events])
+                 html.Span(f"{actor_label(ctx, e.actor)}: {e.message}")]) for e in events])
+
+
+def actor_label(ctx: PanelContext, actor: str) -> str:
+    """Who acted, for people: a person's name, a team's name, or 系统 / 演练 — never the stored actor id
+    (``system``, ``team:cc.team.hazmat``, ``drill:chem_leak``)."""
+    kind, _, rest = (actor or "").partition(":")
+    if not rest:
+        if kind in ("system", "rule", ""):
+            return ctx.text("系统", "System")
+        return actor  # a signed-in person's user name
+    if kind == "team":
+        team = ctx.store.entity(rest)
+        if team is not None:
+            return team.name if ctx.lang == "zh" else (team.name_en or name_en(team.name))
+        return ctx.text("救援队伍", "Rescue team")
+    if kind == "drill":
+        return ctx.text("演练脚本", "Drill script")
+    if kind in ("detector", "plugin", "source"):
+        return ctx.text("系统", "System")
+    return ctx.text("值班人员", "Duty officer")
 
 
 def soonest_teams(ctx: PanelContext) -> Any:
@@ -361,7 +384,7 @@ def soonest_teams(ctx: PanelContext) -> Any:
                                 html.Th(ctx.text("状态", "Status"))])), html.Tbody(rows)]),
         html.Div(ctx.text(f"周边 {ctx.settings.nearby_km:g} 公里", f"Within {ctx.settings.nearby_km:g} km"),
                  style={"margin": "10px 0 4px", "color": "#9fb6cc"}),
-        html.Div("、".join(_name(ctx, e) for e in near[:10]) or "–", style={"fontSize": "15px"}),
+        html.Div("、".join(_name(ctx, e) for e in near[:10]) or "–", style={"fontSize": "16px"}),
     ])
 
 
@@ -397,14 +420,20 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
         layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
                                 get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
                                 stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))
-        teams = [t for t in entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
-                 if t.properties.get("incident_id") == inc.id]
+        if inc.is_drill:  # a drill's teams travel on the drill only (tracker.drill_teams), marked 演练
+            teams = [{"position": t["position"], "name": t["name"], "route": t["route"],
+                      "info": ctx.text("演练 · ", "Drill · ") + STATUS[t["status"]][0 if ctx.lang == "zh" else 1]}
+                     for t in drill_teams(inc, ctx.settings.speedup)]
+        else:
+            teams = [{"position": list(point_of(t.geometry)), "name": t.name, "route": t.properties.get("route"),
+                      "info": STATUS.get(t.properties.get("status"), STATUS["standby"])[0]}
+                     for t in entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
+                     if t.properties.get("incident_id") == inc.id]
         layers.append(pdk.Layer("PathLayer", id="routes", data=[
-            {"path": t.properties["route"], "name": t.name} for t in teams if t.properties.get("route")],
+            {"path": t["route"], "name": t["name"]} for t in teams if t["route"]],
             get_path="path", get_width=30, width_min_pixels=4, get_color=[60, 220, 120, 230]))
         layers.append(pdk.Layer("ScatterplotLayer", id="teams", data=[
-            {"position": list(point_of(t.geometry)), "name": t.name,
-             "info": STATUS.get(t.properties.get("status"), STATUS["standby"])[0]} for t in teams],
+            {k: t[k] for k in ("position", "name", "info")} for t in teams],
             get_position="position", get_fill_color=[60, 220, 120, 255], get_radius=120, radius_min_pixels=8,
             stroked=True, get_line_color=[255, 255, 255], pickable=True))
         layers.append(_incident_layer(ctx, [inc], radius_m=120))
@@ -415,7 +444,9 @@ def incident_map(ctx: PanelContext) -> pdk.Deck:
 
 def warnings_panel(ctx: PanelContext) -> Any:
     """Warning publications: level, title, state, recipients, channel results."""
-    pubs = publish.publications(ctx.store, int(ctx.options.get("limit", 6)))
+    inc = current_incident(ctx)  # live warnings, and a drill's own when the view shows that drill
+    pubs = publish.publications(ctx.store, int(ctx.options.get("limit", 6)), drill=False,
+                                incident_id=inc.id if inc is not None and inc.is_drill else None)
     ctx.data_time = time.time()
     if not pubs:
         return html.Div(ctx.text("暂无预警发布", "No warnings published"), className="tb-empty")
@@ -430,8 +461,9 @@ def warnings_panel(ctx: PanelContext) -> Any:
 
 
 def incidents_list(ctx: PanelContext) -> Any:
-    """Incidents, open first then recently closed, with their step."""
-    incs = incidents.incidents(ctx.store, limit=int(ctx.options.get("limit", 6)))
+    """Incidents, open first then recently closed, with their step; drills only with ``options.drills``."""
+    incs = incidents.incidents(ctx.store, limit=int(ctx.options.get("limit", 6)),
+                               drill=None if ctx.options.get("drills") else False)
     ctx.data_time = time.time()
     if not incs:
         return html.Div(ctx.text("暂无事件", "No incidents"), className="tb-empty")
@@ -440,4 +472,4 @@ def incidents_list(ctx: PanelContext) -> Any:
     return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
         html.Li([html.Span(STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1], className="tb-alert-badge",
                            style={"background": "#2fd08a" if i.state == "closed" else "#e8363b"}),
-                 html.Span(f"#{i.id} {i.title}" + (" ⚑" if i.id in linked else ""))]) for i in incs])
+                 html.Span(f"#{i.id} {incidents.title_in(i, ctx.lang)}" + (" ⚑" if i.id in linked else ""))]) for i in incs])

@@ -223,6 +223,15 @@ def publish(store: Store, pub_id: int, actor: str, channels: list[WarningChannel
     return pub
 
 
-def publications(store: Store, limit: int = 20) -> list[WarningPublication]:
+def publications(store: Store, limit: int = 20, drill: bool | None = None,
+                 incident_id: int | None = None) -> list[WarningPublication]:
+    """Publications, newest first. ``drill``: None all, False live ones only (what live figures count),
+    True drills only; ``incident_id``: a drill publication of this incident is kept even with ``drill=False``."""
+    q = select(WarningPublication)
+    if drill is not None:
+        cond = WarningPublication.is_drill == drill
+        if incident_id is not None:
+            cond = cond | (WarningPublication.incident_id == incident_id)
+        q = q.where(cond)
     with store.session() as db:
-        return list(db.scalars(select(WarningPublication).order_by(WarningPublication.id.desc()).limit(limit)).all())
+        return list(db.scalars(q.order_by(WarningPublication.id.desc()).limit(limit)).all())

@@ -98,9 +98,13 @@ def console() -> Any:
     store = host.store
     lang = "en" if flask.request.args.get("lang") == "en" else "zh"
     incs = incidents.incidents(store, limit=30)
-    detail = {}
+    detail: dict[int, Any] = {}
+    skipped: dict[int, list[str]] = {}  # steps skipped so far: closing then asks for a reason
     for inc in incs:
         if inc.state != "closed":
+            if inc.severity in incidents.REASON_LEVELS:
+                skipped[inc.id] = [incidents.STATE_TEXT[s][0 if lang == "zh" else 1]
+                                   for s in incidents.skipped_steps(inc, incidents.timeline(store, inc.id))]
             try:
                 detail[inc.id] = candidates(store, road_network(_settings().road_spacing_m), inc)[:8]
             except incidents.IncidentError as exc:
@@ -117,7 +121,7 @@ def console() -> Any:
     areas = entities_of(store, ("town", "village", "sme_park"))
     return flask.render_template_string(
         TEMPLATE.read_text(encoding="utf-8"), t=lambda m: host.translator.gettext(m, lang), lang=lang,
-        identity=current_identity(), incidents=incs, candidates=detail, kinds=incidents.KINDS,
+        identity=current_identity(), incidents=incs, candidates=detail, skipped=skipped, kinds=incidents.KINDS,
         states=incidents.STATE_TEXT, labels={**incidents.STATE_TEXT, **incidents.EVENT_TEXT},
         status={k: v[:2] for k, v in STATUS.items()}, depots=depots, drills=drills, runs=runs, alerts=alerts,
         pubs=publish.publications(store, 15), levels=publish.LEVELS, groups=publish.GROUPS, areas=areas,
@@ -180,7 +184,7 @@ def step(incident_id: int, action: str) -> Any:
         elif action == "handle":
             inc = incidents.handle(store, incident_id, actor, str(b.get("text") or ""))
         elif action == "close":
-            inc = incidents.close(store, incident_id, actor, str(b.get("text") or ""))
+            inc = incidents.close(store, incident_id, actor, str(b.get("text") or ""), str(b.get("reason") or ""))
         elif action == "arrive":
             inc = incidents.arrive(store, incident_id, str(b.get("team") or ""), actor)
         elif action == "dispatch":
@@ -204,7 +208,7 @@ def step(incident_id: int, action: str) -> Any:
 def make_report(incident_id: int) -> Any:
     try:
         paths = write_report(_host().store, incident_id, road_network(_settings().road_spacing_m),
-                             Path(_settings().reports_dir), _actor())
+                             Path(_settings().reports_dir), _actor(), speedup=_settings().speedup)
     except (ReportError, incidents.IncidentError) as exc:
         return _fail(str(exc), 409)
     return _done({k: f"/plugins/command_center/incidents/{incident_id}/report.{k}" for k in paths},

@@ -3,6 +3,10 @@ incident's timeline; teams released at closure drive home; RFID scans report eac
 
 In production the positions come from the teams' GPS terminals; in the demo they follow the route
 computed at dispatch, ``speedup`` times faster than the road speeds.
+
+A drill's teams never move in the live twin: they travel on the drill's incident (its ``dispatches``),
+where :func:`drill_teams` places them and the tracker records their arrivals; shelters fill for real
+incidents only. So a drill changes no live figure.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import bisect
 import time
 from collections.abc import Iterable
 
-from core.api import Entity, Reading, SourceContext
+from core.api import Entity, Incident, Reading, SourceContext
 from sqlmodel import select
 
 
@@ -35,6 +39,30 @@ def position_on(route: list[list[float]], cum: list[float], t: float) -> list[fl
     f = 0.0 if span <= 0 else (t - cum[i]) / span
     a, b = route[i], route[i + 1]
     return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f]
+
+
+def drill_teams(inc: Incident, speedup: float, now: float | None = None) -> list[dict]:
+    """A drill's dispatched teams: {"id", "name", "position", "status", "due"} where the drill has them now.
+
+    ``due``: the team has reached the scene by the demo clock (``speedup`` times the road speeds) and
+    its arrival is not recorded yet.
+    """
+    now = time.time() if now is None else now
+    arrived = {a["id"] for a in inc.properties.get("arrivals", [])}
+    out = []
+    for d in inc.properties.get("dispatches", []):
+        route, cum = d.get("route") or [], d.get("cum") or []
+        if not route:
+            continue
+        if len(cum) != len(route):
+            cum = [0.0] * (len(route) - 1) + [float(d.get("eta_s") or 0.0)]
+        elapsed = (now - float(d.get("at") or now)) * speedup
+        there = d["id"] in arrived or inc.state == "closed" or elapsed >= cum[-1]
+        out.append({"id": d["id"], "name": d.get("name", d["id"]), "route": route,
+                    "position": list(route[-1]) if there else position_on(route, cum, elapsed),
+                    "status": "on_scene" if there else "dispatched",
+                    "due": there and d["id"] not in arrived and inc.state != "closed"})
+    return out
 
 
 class TeamTracker:
@@ -74,6 +102,10 @@ class TeamTracker:
                         ent.properties = p
                         db.add(ent)
             db.commit()
+        open_incidents = incidents.incidents(ctx.store, open_only=True, limit=50)
+        for inc in open_incidents:
+            if inc.is_drill:
+                arrivals += [(inc.id, t["id"]) for t in drill_teams(inc, self.s.speedup, now) if t["due"]]
         for incident_id, team in arrivals:
             try:
                 incidents.arrive(ctx.store, incident_id, team)
@@ -83,8 +115,8 @@ class TeamTracker:
             st = ent.properties.get("status", "standby")
             counts[st if st in counts else "standby"] += 1
         out += [Reading("cc.district", f"teams_{k}", now, float(v)) for k, v in counts.items()]
-        # Shelters fill while an evacuation-type incident is open (demo; in production: gate counters).
-        evacuating = any(i.kind in EVACUATING for i in incidents.incidents(ctx.store, open_only=True, limit=50))
+        # Shelters fill while a (real) evacuation-type incident is open (demo; in production: gate counters).
+        evacuating = any(i.kind in EVACUATING and not i.is_drill for i in open_incidents)
         for sh in entities_of(ctx.store, ("emergency_shelter",)):
             cap = float(sh.properties.get("capacity", 0) or 0)
             cur = self.occupancy.get(sh.id, 0.0)

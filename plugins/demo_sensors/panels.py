@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from datetime import datetime
 from typing import Any
@@ -158,10 +159,50 @@ def map3d(ctx: PanelContext) -> pdk.Deck:
         pdk.Layer("ColumnLayer", data=sensors, id="sensors", get_position="position", radius=14,
                   get_elevation="height", get_fill_color="color", extruded=True, pickable=True),
     ]
-    view = pdk.ViewState(longitude=site.lon if site else 121.455, latitude=site.lat if site else 28.701,
-                         zoom=float(ctx.options.get("zoom", site.zoom if site else 14)), pitch=52, bearing=-18)
+    lon, lat, zoom = fit_bounds(_extent(entities) or [(site.lon, site.lat) if site else (121.455, 28.701)],
+                                float(ctx.options.get("width_px", 900)), float(ctx.options.get("height_px", 580)))
+    view = pdk.ViewState(longitude=float(ctx.options.get("lon", lon)), latitude=float(ctx.options.get("lat", lat)),
+                         zoom=float(ctx.options.get("zoom", zoom)), pitch=52, bearing=-18)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name} {value}"})
+
+
+def _extent(entities: list[Any]) -> list[tuple[float, float]]:
+    """Every vertex of the park's own geometry (fence, zones, buildings, tanks, sensors; not the river, which
+    runs far beyond the park)."""
+    out: list[tuple[float, float]] = []
+
+    def walk(c: Any) -> None:
+        if isinstance(c, (list, tuple)) and len(c) >= 2 and all(isinstance(v, (int, float)) for v in c[:2]):
+            out.append((float(c[0]), float(c[1])))
+        elif isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+    for e in entities:
+        if e.kind in ("boundary", "zone", "building", "tank", "sensor") and e.geometry:
+            walk(e.geometry.get("coordinates"))
+    return out
+
+
+def fit_bounds(points: Any, width_px: float, height_px: float, fill: float = 0.8,
+               max_zoom: float = 18.0) -> tuple[float, float, float]:
+    """(lon, lat, zoom) of the view whose centre is the points' bounding box's and whose zoom makes the box
+    fill ``fill`` of the panel's width or height (web mercator, 512-px world at zoom 0)."""
+    pts = list(points)
+    lons, lats = [p[0] for p in pts], [p[1] for p in pts]
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    dx = (east - west) / 360.0 * 512
+    dy = (merc_y(north) - merc_y(south)) / (2 * math.pi) * 512
+    zoom = max_zoom
+    for extent, room in ((dx, width_px), (dy, height_px)):
+        if extent > 0:
+            zoom = min(zoom, math.log2(room * fill / extent))
+    mid_y = (merc_y(north) + merc_y(south)) / 2
+    lat = math.degrees(2 * math.atan(math.exp(mid_y)) - math.pi / 2)
+    return (west + east) / 2, lat, zoom
 
 
 def _monitors(tank_id: str, entities: list[Any]) -> list[str]:

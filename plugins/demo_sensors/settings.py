@@ -15,3 +15,6 @@ class DemoSettings(BaseModel):
         default_factory=lambda: {"III": 25.0, "II": 35.0, "I": 50.0},
         description="gas alarm limits per warning level (ppm)")
     seed: int = Field(7, description="random seed, so the demo is repeatable")
+    demo_speed: float = Field(60, ge=1, le=3600,
+                              description="simulated time runs this many times faster than real time (the day's "
+                                          "temperature and tank pressure curve); the screens say so (演示 ×N)")

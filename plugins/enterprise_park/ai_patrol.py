@@ -81,15 +81,20 @@ def handle_detection(store: Store, event: dict[str, Any], *, min_confidence: flo
         raise DetectionError(f"detection invalid: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
     if det.confidence < min_confidence:
         return None
-    sev, zh, _ = KINDS[det.kind]
+    sev, zh, en = KINDS[det.kind]
     entity = det.enterprise_id or det.camera_id
     mark = PENDING_MARK if assigned else f"{UNASSIGNED_MARK}·{PENDING_MARK}"
+    mark_en = "awaiting review" if assigned else "camera not registered · awaiting review"
+    cam = store.entity(det.camera_id)  # people read the camera's name, never its id
+    cam_zh = cam.name if cam else UNASSIGNED_MARK
+    cam_en = (cam.name_en or cam.name) if cam else "unregistered camera"
     evidence = {"camera": det.camera_id, "enterprise": det.enterprise_id, "assigned": assigned,
                 "confidence": round(det.confidence, 3), "frame_time": det.ts, "snapshot": det.snapshot,
                 "detector": det.detector, **(details or {})}
     draft = AlertDraft(RULE_PREFIX + det.kind, entity, sev, f"AI巡查:{zh}({mark})",
-                       f"camera {det.camera_id} · conf {det.confidence:.2f} · {det.snapshot or 'no snapshot'}",
-                       round(det.confidence, 3), evidence)
+                       f"{cam_zh} 识别置信度 {det.confidence:.0%}" + ("" if det.snapshot else "，无截图"),
+                       round(det.confidence, 3), evidence, title_en=f"AI patrol: {en} ({mark_en})",
+                       message_en=f"{cam_en}: confidence {det.confidence:.0%}" + ("" if det.snapshot else ", no snapshot"))
     alert, _ = store.raise_alert(draft, plugin)
     store.audit(f"detector:{det.detector or 'unknown'}", "enterprise_park.ai_patrol.detected", f"alert:{alert.id}",
                 None, det.model_dump())

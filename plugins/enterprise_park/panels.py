@@ -86,10 +86,10 @@ def ranking(ctx: PanelContext) -> Any:
             html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px"}, children=[
                 html.Span([html.B(f"{n}  ", style={"color": "var(--tb-accent)"}), _name(ctx, park)]),
                 html.Span([html.Span(STAR * star if star else ctx.text("未评星", "unrated"),
-                                     style={"color": "#f6d33c", "marginRight": "10px", "fontSize": "15px"}),
+                                     style={"color": "#f6d33c", "marginRight": "10px", "fontSize": "16px"}),
                            html.B(f"{value:.0f}", style={"color": color})])]),
             _bar(value, color),
-            html.Div(style={"fontSize": "15px", "color": MUTED, "marginTop": "2px"}, children=(
+            html.Div(style={"fontSize": "16px", "color": MUTED, "marginTop": "2px"}, children=(
                 f"{ctx.text('最高', 'worst')}: {worst.name} {worst.total:.0f} · {len(mine)} {ctx.text('家企业', 'enterprises')}"
                 if worst else ctx.text("无企业", "no enterprises")))]))
     return html.Div(rows, style={"overflowY": "hidden"})
@@ -128,7 +128,7 @@ def enterprise(ctx: PanelContext) -> Any:
                                "gap": "6px", "fontSize": "16px", "margin": "2px 0"}, children=[
         html.Span(f.zh if ctx.lang == "zh" else f.en), _bar(f.points * 4, g[3]),
         html.Span(f"+{f.points:g}", style={"textAlign": "right"})]) for f in sc.factors]
-    return html.Div(style={"display": "flex", "flexDirection": "column", "height": "100%"}, children=[
+    return html.Div(style={"display": "flex", "flexDirection": "column", "minHeight": "100%"}, children=[
         html.Div(style={"display": "flex", "justifyContent": "space-between", "alignItems": "baseline"}, children=[
             html.Div(_name(ctx, ent), style={"fontSize": "22px", "fontWeight": 700, "overflow": "hidden",
                                              "whiteSpace": "nowrap", "textOverflow": "ellipsis", "maxWidth": "300px"}),
@@ -187,7 +187,7 @@ def inspections_panel(ctx: PanelContext) -> Any:
                      f"{time.strftime('%m-%d', time.localtime(i.deadline))} · {ctx.text('超期', 'overdue')} "
                      f"{i.overdue_days(now):.1f}{ctx.text('天', ' d')}"
                      + (f" · {ctx.text('已升级', 'to')} {esc[2] if ctx.lang == 'zh' else esc[3]}" if esc else ""),
-                     style={"fontSize": "15px", "color": MUTED})]))
+                     style={"fontSize": "16px", "color": MUTED})]))
     live = recent[0] if recent else None
     return html.Div(style={"display": "flex", "flexDirection": "column", "height": "100%"}, children=[
         html.Div(stages, style={"display": "flex", "gap": "2px"}),
@@ -198,7 +198,7 @@ def inspections_panel(ctx: PanelContext) -> Any:
         html.Div([html.Span(ctx.text("最新动态: ", "Latest: "), style={"color": MUTED}),
                   f"{live.title} → {inspections.STATE_TEXT[live.state][0 if ctx.lang == 'zh' else 1]}"
                   f" ({live.history[-1]['actor'] if live.history else ''})"] if live else "",
-                 style={"fontSize": "15px", "marginTop": "auto", "whiteSpace": "nowrap", "overflow": "hidden",
+                 style={"fontSize": "16px", "marginTop": "auto", "whiteSpace": "nowrap", "overflow": "hidden",
                         "textOverflow": "ellipsis"}),
     ])
 
@@ -240,10 +240,10 @@ def devices(ctx: PanelContext) -> Any:
                                      "background": "rgba(54,198,255,0.06)", "minWidth": 0}, children=[
             html.Div(f"{(ent.name[:6] if ent and ctx.lang == 'zh' else (ent.name_en.split(' ')[0] if ent else ''))} "
                      f"{TYPE_TEXT.get(dtype, (dtype, dtype))[0 if ctx.lang == 'zh' else 1]}",
-                     style={"fontSize": "14px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
-                            "lineHeight": "18px"}),
+                     style={"fontSize": "16px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
+                            "lineHeight": "20px"}),
             html.Div([html.Span(text, style={"fontSize": "19px", "fontWeight": 700, "color": color if sev < 9 else None}),
-                      html.Span(f"  {age}", style={"fontSize": "13px", "color": MUTED})],
+                      html.Span(f"  {age}", style={"fontSize": "16px", "color": MUTED})],
                      style={"whiteSpace": "nowrap", "overflow": "hidden", "lineHeight": "24px"})]))
     st = STATS.get(f"{ctx.plugin}.mqtt")
     foot = ""
@@ -257,7 +257,7 @@ def devices(ctx: PanelContext) -> Any:
     return html.Div(style={"display": "flex", "flexDirection": "column", "height": "100%"}, children=[
         html.Div(cells, style={"display": "grid", "gridTemplateColumns": f"repeat({cols}, minmax(0, 1fr))",
                                "gap": "5px 8px", "flex": 1, "alignContent": "start", "overflow": "hidden"}),
-        html.Div(foot, style={"fontSize": "14px", "color": MUTED, "marginTop": "4px", "whiteSpace": "nowrap",
+        html.Div(foot, style={"fontSize": "16px", "color": MUTED, "marginTop": "4px", "whiteSpace": "nowrap",
                               "overflow": "hidden", "textOverflow": "ellipsis"})])
 
 
@@ -277,11 +277,11 @@ def review(ctx: PanelContext) -> Any:
                                "fontSize": "17px", "whiteSpace": "nowrap", "overflow": "hidden"}, children=[
             html.Span(LEVEL_ZH[a.severity] if ctx.lang == "zh" else f"L{a.severity}", className="tb-alert-badge",
                       style={"background": SEVERITY_COLORS[a.severity], "padding": "0 6px", "borderRadius": "3px",
-                             "color": "#000" if a.severity == 3 else "#fff", "fontSize": "15px"}),
-            html.Span(tag, style={"color": "#e678ff" if tag.startswith("AI") else "var(--tb-accent)", "fontSize": "15px"}),
+                             "color": "#000" if a.severity == 3 else "#fff", "fontSize": "16px"}),
+            html.Span(tag, style={"color": "#e678ff" if tag.startswith("AI") else "var(--tb-accent)", "fontSize": "16px"}),
             html.Span(f"{(_name(ctx, e) if e else a.entity_id)[:14]} · {a.title}",
                       style={"overflow": "hidden", "textOverflow": "ellipsis", "flex": 1}),
-            html.Span(time.strftime("%H:%M", time.localtime(a.opened_at)), style={"color": MUTED, "fontSize": "15px"})])
+            html.Span(time.strftime("%H:%M", time.localtime(a.opened_at)), style={"color": MUTED, "fontSize": "16px"})])
     items = [row(a, ctx.text("AI待复核", "AI review")) for a in pend[:limit]]
     items += [row(a, "IoT" if a.entity_id.startswith("ep.dev.") else ctx.text("隐患", "Hazard"))
               for a in others[: max(0, limit - len(items))]]

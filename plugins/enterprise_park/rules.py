@@ -32,6 +32,10 @@ class RateRule:
     limits: dict[Severity, float]
     title_zh: str
     title_en: str
+    #: the metric's label and unit in the messages ("可燃气体浓度", "%LEL")
+    metric_zh: str = ""
+    metric_en: str = ""
+    unit: str = ""
     entity_prefix: str = DEV
     min_dt_s: float = 20.0
     max_dt_s: float = 600.0
@@ -65,9 +69,13 @@ class RateRule:
                     continue
                 for sev, limit in ordered:
                     if rate >= limit:
-                        out.append(AlertDraft(self.id, r.entity_id, sev, self.title_zh,
-                                              f"{r.metric} +{rate:.1f}/min (limit {limit:g}/min), now {r.value:g}",
-                                              round(rate, 2)))
+                        u = self.unit
+                        out.append(AlertDraft(
+                            self.id, r.entity_id, sev, self.title_zh,
+                            f"{self.metric_zh}每分钟上升 {rate:.1f}{u}，超过限值 {limit:g}{u}/分钟，当前 {r.value:g}{u}",
+                            round(rate, 2), title_en=self.title_en,
+                            message_en=f"{self.metric_en} rising {rate:.1f} {u}/min, over the limit {limit:g} {u}/min;"
+                                       f" now {r.value:g} {u}".replace(" /", "/")))
                         break
         return out
 
@@ -81,19 +89,24 @@ def rules() -> list:
     S = Severity
     return [
         ThresholdRule("enterprise_park.residual_current", "residual_ma", {S.III: 300, S.II: 500, S.I: 800},
-                      "剩余电流超限", "Residual current high", entity_prefix=DEV),
+                      "剩余电流超限", "Residual current high", entity_prefix=DEV,
+                      metric_zh="剩余电流", metric_en="residual current"),
         ThresholdRule("enterprise_park.cable_temp", "cable_temp_c", {S.III: 60, S.II: 70, S.I: 85},
-                      "线缆温度超限", "Cable temperature high", entity_prefix=DEV),
+                      "线缆温度超限", "Cable temperature high", entity_prefix=DEV,
+                      metric_zh="线缆温度", metric_en="cable temperature"),
         ThresholdRule("enterprise_park.gas", "gas_lel_pct", {S.III: 10, S.II: 25, S.I: 50},
-                      "可燃气体浓度超限", "Combustible gas high", entity_prefix=DEV),
+                      "可燃气体浓度超限", "Combustible gas high", entity_prefix=DEV,
+                      metric_zh="可燃气体浓度", metric_en="combustible gas"),
         ThresholdRule("enterprise_park.smoke", "smoke_alarm", {S.II: 1}, "烟感报警", "Smoke alarm",
-                      entity_prefix=DEV),
+                      entity_prefix=DEV, message_zh="{entity} 烟感探测器报警", message_en="{entity}: smoke detector alarm"),
         ThresholdRule("enterprise_park.battery", "battery_pct", {S.IV: 15}, "烟感电池电量低",
-                      "Smoke detector battery low", below=True, entity_prefix=DEV),
+                      "Smoke detector battery low", below=True, entity_prefix=DEV,
+                      metric_zh="电池电量", metric_en="battery"),
         RateRule("enterprise_park.cable_temp_rise", "cable_temp_c", {S.III: 5.0, S.II: 10.0},
-                 "线缆温度快速上升", "Cable temperature rising fast"),
+                 "线缆温度快速上升", "Cable temperature rising fast", "线缆温度", "Cable temperature", "°C"),
         RateRule("enterprise_park.gas_rise", "gas_lel_pct", {S.III: 5.0, S.II: 10.0},
-                 "可燃气体浓度快速上升", "Combustible gas rising fast"),
+                 "可燃气体浓度快速上升", "Combustible gas rising fast", "可燃气体浓度", "Combustible gas", "%LEL"),
         ThresholdRule("enterprise_park.hazard_overdue", "overdue_days", {S.IV: 0.0001, S.III: 3, S.II: 7},
-                      "隐患整改超期", "Hazard rectification overdue", entity_prefix=INSP),
+                      "隐患整改超期", "Hazard rectification overdue", entity_prefix=INSP,
+                      message_zh="{entity} 整改已超期 {value:.1f} 天", message_en="{entity}: rectification {value:.1f} days overdue"),
     ]

@@ -27,6 +27,7 @@ from typing import Any
 from core.api import AuditEntry, Entity, Store
 
 from . import data, typhoon
+from .settings import cycle_hours
 
 PLUGIN = "flood_defence"
 KIND = "best_track"
@@ -221,12 +222,12 @@ def situation(store: Store, settings: Any, options: dict[str, Any], phase: float
     ``+ typhoon_hours``; the period the default choice looks at is that instant or that whole cycle.
     """
     start = parse_time(settings.typhoon_start, "typhoon_start")
-    end = start + timedelta(hours=settings.typhoon_hours)
+    end = start + timedelta(hours=cycle_hours(settings))
     if options.get("track_time"):
         now = parse_time(options["track_time"], "track_time")
         start = end = now
     else:
-        now = start + timedelta(hours=settings.typhoon_hours * (phase if phase is not None else 0.0))
+        now = start + timedelta(hours=cycle_hours(settings) * (phase if phase is not None else 0.0))
     asked = str(options.get("storm") or settings.typhoon_storm or "")
     pick = choose(catalogue(store, settings), asked, start, end, settings.district_lat, settings.district_lon)
     storm = pick.storm
@@ -235,6 +236,6 @@ def situation(store: Store, settings: Any, options: dict[str, Any], phase: float
     if not storm.alive_at(now):
         life_zh, life_en = f"{_bjt(storm.start)} 至 {_bjt(storm.end)}", f"{_bjt(storm.start)} to {_bjt(storm.end)}"
         return Situation(storm, now, None, (
-            f"{_bjt(now)}(北京时)不在台风 {storm.label} 的生命期内\n(生命期 {life_zh}),无位置可示",
+            f"{_bjt(now)}(北京时)不在台风 {storm.label_zh} 的生命期内\n(生命期 {life_zh}),无位置可示",
             f"{_bjt(now)} (BJT) is outside the life of storm {storm.label}\n(its life: {life_en}): no position to show"))
     return Situation(storm, now, typhoon.interpolate(storm.points, now), None)

@@ -130,7 +130,7 @@ def rehearsal(ctx: PanelContext) -> Any:
     if any(r.nodata_cells for r in results):
         rows.append((ctx.text("无数据格", "No-data cells"), [str(r.nodata_cells) for r in results]))
     head = html.Tr([html.Th("")] + [html.Th(_name(ctx, {"name": r.scenario.name, "name_en": r.scenario.name_en}),
-                                            style={"fontSize": "12px", "fontWeight": 400, "color": "#8fb3da", "lineHeight": "15px",
+                                            style={"fontSize": "16px", "fontWeight": 400, "color": "#8fb3da", "lineHeight": "19px",
                                                    "textAlign": "right", "verticalAlign": "bottom", "padding": "0 4px"}) for r in results])
     body = [html.Tr([_td(k, color="#8fb3da", whiteSpace="nowrap")] + [_td(v, textAlign="right") for v in vals])
             for k, vals in rows]
@@ -139,7 +139,7 @@ def rehearsal(ctx: PanelContext) -> Any:
     shel = ", ".join(_name(ctx, s) for s in sel.affected.shelters_flooded[:3])
     foot = html.Div([html.Div(ctx.text("重点村社: ", "Worst hit: ") + (top or "–")),
                      html.Div(ctx.text("受淹安置点: ", "Shelters flooded: ") + (shel or ctx.text("无", "none")))],
-                    style={"fontSize": "13px", "color": "#e6f1ff", "marginTop": "4px"})
-    return html.Div([html.Table([html.Thead(head), html.Tbody(body)], style={**TABLE, "fontSize": "14px"}), foot])
+                    style={"fontSize": "16px", "color": "#e6f1ff", "marginTop": "4px"})
+    return html.Div([html.Table([html.Thead(head), html.Tbody(body)], style={**TABLE, "fontSize": "16px"}), foot])
 
 

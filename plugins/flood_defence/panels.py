@@ -61,6 +61,17 @@ def _phase(ctx: PanelContext) -> float | None:
     return lv[0].value
 
 
+def _since_scenario(ctx: PanelContext, opened: float | None) -> float | None:
+    """When the demo's progress (transfers, checklist) counts from: the response's opening, or the start of the
+    demo storm cycle running now when that is later (a new cycle starts the scenario again, storm and all)."""
+    if opened is None or not ctx.settings.demo_progress:
+        return opened
+    lv = ctx.store.latest(entity_ids=[SCENARIO_ID], metric="phase")
+    if not lv:
+        return opened
+    return max(opened, lv[0].ts - lv[0].value * ctx.settings.storm_period_s)
+
+
 def _typhoon(ctx: PanelContext) -> best_tracks.Situation:
     """The storm the panel shows and where it is at the analysis time (the demo cycle's phase mapped onto
     ``typhoon_start`` .. ``+ typhoon_hours``, or the option ``track_time``); see ``best_tracks.situation``."""
@@ -83,8 +94,8 @@ def _td(text: Any, **style: Any) -> html.Td:
     return html.Td(text, style={"padding": "1px 5px", "lineHeight": "19px", **style})
 
 
-TABLE = {"width": "100%", "borderCollapse": "collapse", "fontSize": "15px"}
-COMPACT = {**TABLE, "fontSize": "14px"}
+TABLE = {"width": "100%", "borderCollapse": "collapse", "fontSize": "16px"}
+COMPACT = {**TABLE, "fontSize": "16px"}
 
 
 # -- figures ----------------------------------------------------------------------------------------
@@ -116,7 +127,7 @@ def kpis(ctx: PanelContext) -> Any:
         return html.Div(className="tb-kpi", children=[
             html.Div([html.Span(value, className="tb-kpi-value " + cls, style={"fontSize": "36px"}),
                       html.Span(unit, className="tb-kpi-unit")]),
-            html.Div(label, className="tb-kpi-label", style={"fontSize": "15px"})])
+            html.Div(label, className="tb-kpi-label", style={"fontSize": "16px"})])
     return html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(4, 1fr)"}, children=[
         kpi(ctx.text("应急响应", "Response"), level or ctx.text("无", "none"), ctx.text("级", "") if level else "",
             f"tb-sev-{sev}" if sev else ""),
@@ -214,7 +225,7 @@ def rainfall(ctx: PanelContext) -> Any:
                             [_td(f"{tot[h]:.1f}", textAlign="right", lineHeight="17px") for h in (1, 3, 6, 24)]
                             + [_td(label, textAlign="right", color=colour, fontWeight=700, lineHeight="17px")]))
     return html.Table([html.Thead(head, style={"color": "#8fb3da"}), html.Tbody(body)],
-                      style={**COMPACT, "fontSize": "13px", "lineHeight": "17px"})
+                      style={**COMPACT, "fontSize": "16px", "lineHeight": "20px"})
 
 
 def warnings_list(ctx: PanelContext) -> Any:
@@ -308,7 +319,7 @@ def plan_checklist(ctx: PanelContext) -> Any:
     name, name_en, _ = plan.levels[level]
     items, lower = [], {}
     for lv, a in plans.active_actions(plan, level):
-        status, _t = plans.action_status(a, opened or ctx.now, ctx.now, done, speed)
+        status, _t = plans.action_status(a, _since_scenario(ctx, opened) or ctx.now, ctx.now, done, speed)
         if lv != level:
             n_done, n_all = lower.get(lv, (0, 0))
             lower[lv] = (n_done + (status == "done"), n_all + 1)
@@ -321,10 +332,10 @@ def plan_checklist(ctx: PanelContext) -> Any:
         html.Div([html.Span(ctx.text(name, name_en), style={"fontSize": "21px", "fontWeight": 700,
                                                             "color": SEVERITY_COLORS[Severity(sev)]}),
                   html.Span(ctx.text("  已启动 ", "  opened ") + time.strftime("%H:%M", time.localtime(opened))
-                            if opened else "", style={"color": "#8fb3da", "fontSize": "14px"})]),
+                            if opened else "", style={"color": "#8fb3da", "fontSize": "16px"})]),
         html.Table(html.Tbody(items), style=COMPACT),
         html.Div(ctx.text("下级响应措施: ", "Lower levels: ") + summary if summary else "",
-                 style={"color": "#8fb3da", "fontSize": "13px", "marginTop": "2px"})],
+                 style={"color": "#8fb3da", "fontSize": "16px", "marginTop": "2px"})],
         style={"overflow": "hidden", "height": "100%"})
 
 
@@ -335,7 +346,7 @@ def transfers_panel(ctx: PanelContext) -> Any:
     ents = ctx.store.entities(plugin=ctx.plugin)
     progress = 0.0
     if level in ("III", "II", "I") and opened and ctx.settings.demo_progress:
-        progress = (ctx.now - opened) * ctx.settings.demo_speed / (180 * 60.0)
+        progress = (ctx.now - (_since_scenario(ctx, opened) or opened)) * ctx.settings.demo_speed / (180 * 60.0)
     progress = float(ctx.options.get("progress", progress))
     # people moved as confirmed in the field (grid workers, via the store): readings ``transferred`` on villages
     since = opened if opened else ctx.now - 86400
@@ -361,7 +372,7 @@ def transfers_panel(ctx: PanelContext) -> Any:
             html.Div(html.Div(style={"width": f"{min(share, 1) * 100:.0f}%", "height": "100%", "background": col}),
                      style={"flex": 1, "height": "12px", "background": "#12305a", "margin": "0 8px"}),
             html.Div(f"{s['occupied']}/{s['capacity']}", style={"width": "78px", "textAlign": "right"})],
-            style={"display": "flex", "alignItems": "center", "fontSize": "14px", "margin": "1px 0"}))
+            style={"display": "flex", "alignItems": "center", "fontSize": "16px", "margin": "1px 0"}))
     return html.Div([
         html.Div([html.Span(f"{st.transferred:,}", className="tb-kpi-value", style={"fontSize": "30px"}),
                   html.Span(f" / {st.to_transfer:,} {ctx.text('人已转移', 'moved')}", className="tb-kpi-unit"),
@@ -393,4 +404,4 @@ def five_nets(ctx: PanelContext) -> Any:
                          color="#2fd08a" if s["pass"] else "#e8363b", fontWeight=700, lineHeight="17px")])
             for s in scores]
     return html.Table([html.Thead(head, style={"color": "#8fb3da"}), html.Tbody(body)],
-                      style={**TABLE, "fontSize": "13px"})
+                      style={**TABLE, "fontSize": "16px"})

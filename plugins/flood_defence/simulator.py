@@ -1,11 +1,15 @@
 """The demo storm: a simulated source of water levels, tide levels and rain for every station of the twin.
 
-Time: on its first poll the source back-fills ``backfill_h`` hours of calm, light-rain history (5-minute
-readings, the real 12.42-hour tide). From then on a storm cycle of ``storm_period_s`` seconds repeats,
-compressed ``demo_speed`` times (rain amounts and river responses follow the scenario clock): a surge on
-a spring high tide at the river mouth and sea wall, and a rain band that fills the inland rivers. Tide
-stations cross blue, yellow and then orange; inland rivers follow the rain. The phase of the cycle is
-published as the reading ``fd.scenario/phase`` so panels (the typhoon's position) follow the same clock.
+One clock: the scenario runs ``demo_speed`` times faster than real time (the screens say so, 演示 ×N), and
+everything follows it: the tide, rain amounts, river responses, the typhoon's track (``cycle_hours``) and
+the transfers. On its first poll the source back-fills ``backfill_h`` hours of calm, light-rain history
+(5-minute readings, real time). From then on a storm cycle of ``storm_period_s`` seconds repeats: a surge at
+the river mouth and sea wall as the typhoon comes ashore (the cycle's middle) and a rain band that fills the
+inland rivers. The tide is the semidiurnal M2 tide (12.42 h of simulated time), continuous from the history
+through every cycle, with its high water on the first cycle's surge. Tide stations cross blue, yellow and
+then orange; inland rivers follow the rain. The phase of the cycle is published as the reading
+``fd.scenario/phase`` and the cycle's number as ``fd.scenario/cycle``, so panels (the typhoon's position,
+the transfers, which start again with each cycle) follow the same clock.
 
 Injected faults, so the screen shows them: one isolated spike on the Jiazhi station (flagged, not a
 warning) and a 3-minute gap on the Zhang'an station in every cycle.
@@ -51,15 +55,25 @@ class StormSimulator:
     def phase(self, t: float) -> float:
         return ((t - (self.t0 or t)) % self.s.storm_period_s) / self.s.storm_period_s
 
+    def sim_time(self, t: float) -> float:
+        """Simulated time: real time in the history, ``demo_speed`` times faster from ``t0`` on."""
+        if self.t0 is None or t < self.t0:
+            return t
+        return self.t0 + (t - self.t0) * self.s.demo_speed
+
+    def cycle(self, t: float) -> int:
+        """The number of the storm cycle running at ``t`` (0 for the first)."""
+        return int((t - (self.t0 or t)) // self.s.storm_period_s)
+
     def _tide(self, st: Any, t: float) -> float:
         props = st.properties
         mean, amp = float(props.get("mean_level", 0.3)), float(props.get("tide_amp", 2.4))
+        # the M2 tide on the simulated clock, high water at the first cycle's surge peak (phase 0.5)
+        high_water = (self.t0 or t) + 0.5 * self.s.storm_period_s * self.s.demo_speed
+        level = mean + amp * math.cos(2 * math.pi * (self.sim_time(t) - high_water) / TIDE_PERIOD_S)
         if self.t0 is None or t < self.t0:
-            # history: the real tide, phased so it meets the live cycle's high tide at t0
-            arg = 2 * math.pi * (t - (self.t0 or t)) / TIDE_PERIOD_S
-            return mean + amp * math.cos(arg)
-        p = self.phase(t)
-        return mean + amp * math.cos(2 * math.pi * (p - 0.5) * 2) + surge(p, float(props.get("surge_peak", 3.0)))
+            return level
+        return level + surge(self.phase(t), float(props.get("surge_peak", 3.0)))
 
     def _rain(self, st: Any, t: float, dt: float) -> float:
         factor = float(st.properties.get("rain_factor", 1.0))
@@ -104,6 +118,7 @@ class StormSimulator:
             out.append(Reading(st.id, st.metric, t, round(v, 3), "m"))
         if p is not None:
             out.append(Reading(SCENARIO_ID, "phase", t, round(p, 5), ""))
+            out.append(Reading(SCENARIO_ID, "cycle", t, float(self.cycle(t)), ""))
         return out
 
     def backfill(self, now: float) -> list[Reading]:

@@ -56,6 +56,19 @@ class BestTrackError(ValueError):
         super().__init__(f"{file}:{line}: field '{field}': {message}")
 
 
+#: Chinese names (as CMA publishes them) of Western-Pacific storms that struck or threatened Zhejiang; the
+#: best-track files carry the English name only. Keys: the name in lower case without hyphens.
+CHINESE_NAMES = {
+    "lekima": "利奇马", "infa": "烟花", "chanthu": "灿都", "muifa": "梅花", "hagupit": "黑格比", "maria": "玛莉亚",
+    "rumbia": "温比亚", "yagi": "摩羯", "jongdari": "云雀", "ampil": "安比", "bavi": "巴威", "maysak": "美莎克",
+    "haishen": "海神", "hinnamnor": "轩岚诺", "doksuri": "杜苏芮", "khanun": "卡努", "gaemi": "格美",
+    "bebinca": "贝碧嘉", "pulasan": "普拉桑", "kongrey": "康妮", "fitow": "菲特", "chanhom": "灿鸿",
+    "saomai": "桑美", "rananim": "云娜", "matsa": "麦莎", "mitag": "米娜", "soudelor": "苏迪罗",
+    "meranti": "莫兰蒂", "nepartak": "尼伯特", "hato": "天鸽", "mangkhut": "山竹", "haikui": "海葵", "wipha": "韦帕",
+    "krosa": "罗莎", "pabuk": "帕布",
+}
+
+
 @dataclass(frozen=True)
 class TrackPoint:
     """One best-track (or forecast) point; ``wind_ms`` is the 2-min mean maximum sustained wind."""
@@ -105,6 +118,16 @@ class Storm:
     def label(self) -> str:
         """``"1909 Lekima"``: the Chinese number and the name."""
         return f"{self.cn_id} {self.name}"
+
+    @property
+    def name_zh(self) -> str:
+        """The storm's Chinese name (CMA's, from :data:`CHINESE_NAMES`: Lekima → 利奇马); the name otherwise."""
+        return CHINESE_NAMES.get(self.name.strip().casefold().replace("-", ""), self.name)
+
+    @property
+    def label_zh(self) -> str:
+        """``"1909 利奇马"``: the Chinese number and the Chinese name."""
+        return f"{self.cn_id} {self.name_zh}"
 
     def alive_at(self, t: datetime) -> bool:
         """Whether ``t`` lies within the track (first to last point)."""

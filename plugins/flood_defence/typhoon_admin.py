@@ -16,6 +16,7 @@ import flask
 from core.api import RouteSpec, current_identity, open_configured_store
 
 from . import best_tracks, data
+from .settings import cycle_hours
 
 TEMPLATE = Path(__file__).with_name("typhoon_admin.html")
 ROUTE = "/plugins/flood_defence/admin/best-track"
@@ -27,7 +28,7 @@ def _host() -> Any:
 
 def _period(settings: Any) -> tuple[datetime, datetime]:
     start = best_tracks.parse_time(settings.typhoon_start, "typhoon_start")
-    return start, start + timedelta(hours=settings.typhoon_hours)
+    return start, start + timedelta(hours=cycle_hours(settings))
 
 
 def admin_page() -> Any:

@@ -94,8 +94,12 @@ def typhoon_map(ctx: PanelContext) -> pdk.Deck:
                  "color": [255, 80, 80, 255] if ap.inside_7 else [255, 255, 255, 255]}]
     code = typhoon.point_class(cur)[0]
     centre_rgb = CLASS_RGB["ET"] if code == "ET" else [255, 40, 40]
-    label = [{"position": [cur.lon, cur.lat], "text": f"{storm.name} {cur.wind_ms or 0:.0f}m/s"
-              f"{' ET' if code == 'ET' else ''} {now_t.astimezone(BJT):%m-%d %H:%M}"},
+    # the storm by its Chinese name, and the time it stands for: the demo replays the track on a simulated clock
+    sim = now_t.astimezone(BJT).strftime("%m-%d %H:%M")
+    et = " ET" if code == "ET" else ""
+    label = [{"position": [cur.lon, cur.lat],
+              "text": ctx.text(f"{storm.name_zh} {cur.wind_ms or 0:.0f}m/s{et}\n模拟 {sim}",
+                               f"{storm.name} ({storm.name_zh}) {cur.wind_ms or 0:.0f} m/s{et}\nsimulated {sim}")},
              {"position": [s.district_lon, s.district_lat], "text": f"{ap.distance_km:.0f} km"}]
     layers += [
         pdk.Layer("PolygonLayer", data=[{"polygon": cone}] if cone else [], id="cone", get_polygon="polygon",
@@ -115,9 +119,7 @@ def typhoon_map(ctx: PanelContext) -> pdk.Deck:
                   line_width_min_pixels=2),
         pdk.Layer("ScatterplotLayer", data=district, id="district", get_position="position", get_fill_color="color",
                   radius_min_pixels=7, get_radius=4000, pickable=True),
-        pdk.Layer("TextLayer", data=label, id="labels", get_position="position", get_text="text", get_size=16,
-                  get_color=[255, 255, 255, 255], get_pixel_offset=[0, -22], background=True,
-                  get_background_color=[5, 13, 31, 200], outline_width=0),
+        text_layer("labels", label, size=18, color=[255, 255, 255, 255], offset=(0, -30)),   # the wall's font
     ]
     frame += [(cur.lon, cur.lat)] + [(p.lon, p.lat) for p in fut[:6]]
     if cur.radii:
@@ -160,7 +162,7 @@ def typhoon_info(ctx: PanelContext) -> Any:
         return html.Table(html.Tbody([html.Tr([_td(k, color="#8fb3da"), _td(v)]) for k, v in [time_row]] + [notice]),
                           style=TABLE)
     if cur is None:
-        rows = [(ctx.text("台风", "Typhoon"), storm.label), time_row,
+        rows = [(ctx.text("台风", "Typhoon"), ctx.text(storm.label_zh, storm.label)), time_row,
                 (ctx.text("生命期(北京)", "Life (BJT)"),
                  f"{storm.start.astimezone(BJT):%m-%d %H:%M} – {storm.end.astimezone(BJT):%m-%d %H:%M}")]
         return html.Table(html.Tbody([html.Tr([_td(k, color="#8fb3da"), _td(v)]) for k, v in rows] + [notice]),
@@ -170,7 +172,7 @@ def typhoon_info(ctx: PanelContext) -> Any:
     arr = (ctx.text("已进入7级风圈", "inside the gale circle") if ap.inside_7 else
            ap.arrival_7.astimezone(BJT).strftime("%m-%d %H:%M") if ap.arrival_7 else "–")
     rows = [
-        (ctx.text("台风", "Typhoon"), f"{storm.label} · {name}" + (f" ({code})" if code else "")),
+        (ctx.text("台风", "Typhoon"), f"{ctx.text(storm.label_zh, storm.label)} · {name}" + (f" ({code})" if code else "")),
         time_row,
         (ctx.text("中心位置", "Centre"), f"{cur.lat:.1f}°N {cur.lon:.1f}°E"),
         (ctx.text("最大风速/气压", "Wind / pressure"),

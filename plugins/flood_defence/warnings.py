@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core.api import AlertDraft, Reading, Severity
+from core.api import AlertDraft, Reading, Severity, name_en
 
 COLORS = {Severity.IV: ("blue", "蓝色"), Severity.III: ("yellow", "黄色"),
           Severity.II: ("orange", "橙色"), Severity.I: ("red", "红色")}
@@ -349,9 +349,12 @@ class WaterLevelRule:
             return None
         key, zh, en = CROSSED[sev]
         colour = COLORS[sev][1]
+        name_e = name_en(name)
         return AlertDraft(self.id, r.entity_id, sev, f"{name}{colour}{self.title_zh}",
-                          f"{name} {r.value:.2f} m ≥ {zh} {th.limit(sev):.2f} m "
-                          f"({COLORS[sev][0]}: {en}) threshold={key}", r.value)
+                          f"{name} {r.value:.2f} m ≥ {zh} {th.limit(sev):.2f} m", r.value,
+                          details={"threshold": key},  # for programs; people read the words
+                          title_en=f"{name_e}: {COLORS[sev][0]} {self.title_en.lower()}",
+                          message_en=f"{name_e} {r.value:.2f} m ≥ {en} {th.limit(sev):.2f} m")
 
     def clears(self, reading: Reading) -> bool:
         """Back below the blue band (spikes never clear a warning)."""

@@ -66,7 +66,13 @@ def register_processes() -> list[ProcessSpec]:
     return [ProcessSpec("video", [sys.executable, "-m", "celery", "-A", "plugins.forest_fire.scale:celery_app",
                                   "worker", "--pool=solo", "--concurrency=1", "-Q", "forest_fire",
                                   "-n", "video{index}@%h", "--without-gossip", "--without-mingle"],
-                        help="Celery video workers: camera frames and smoke detection", needs_broker=True)]
+                        help="Celery video workers: camera frames and smoke detection", needs_broker=True),
+            # the learning loop's retrain task (smoke/retrain.py) on its own queue
+            ProcessSpec("smoke_train", [sys.executable, "-m", "celery", "-A", "plugins.forest_fire.scale:celery_app",
+                                        "worker", "--pool=solo", "--concurrency=1", "-Q", "forest_fire_train",
+                                        "-n", "smoketrain{index}@%h", "--without-gossip", "--without-mingle"],
+                        help="Celery worker that fine-tunes the smoke detector (twinboard smoke retrain)",
+                        needs_broker=True)]
 
 
 @hookimpl

@@ -53,8 +53,10 @@ class SmokeDetector:
     """``detect(frame_bgr) -> [Detection]`` with boxes in frame fractions."""
 
     def __init__(self, model_path: Path | str, conf: float = 0.05, imgsz: int | None = None,
-                 device: str = "cpu", iou: float = 0.5, max_det: int = 20) -> None:
+                 device: str = "cpu", iou: float = 0.5, max_det: int = 20, tiles: bool = False) -> None:
         self.model_path = Path(model_path)
+        #: small plumes: detect on the full frame plus 2×2 overlapping tiles, merged (smoke/tiles.py)
+        self.tiles = tiles
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self.device = device
         self._imgsz = imgsz
@@ -106,6 +108,13 @@ class SmokeDetector:
         if infrared and frame.ndim == 3:
             g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             frame = cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+        if self.tiles:
+            from .smoke.tiles import predict_tiled
+            model = self.load()
+            with self._lock:
+                xyxyn, conf = predict_tiled(model, frame, self.imgsz, conf=self.conf, iou=self.iou,
+                                            max_det=self.max_det, device=self.device)
+            return [Detection(tuple(float(v) for v in xyxyn[i]), float(conf[i])) for i in range(len(conf))]
         with self._lock:
             r = self.predict_raw(frame)
         b = r.boxes

@@ -161,12 +161,12 @@ def wall(ctx: PanelContext) -> Any:
             children=[
                 pic,
                 html.Div(style={"display": "flex", "justifyContent": "space-between", "gap": "6px",
-                                "padding": "3px 6px", "fontSize": "15px", "lineHeight": "1.3"}, children=[
+                                "padding": "3px 6px", "fontSize": "16px", "lineHeight": "1.3"}, children=[
                     html.Span(c.label(ctx.lang) + (" · IR" if c.is_ir else ""),
                               style={"overflow": "hidden", "whiteSpace": "nowrap", "textOverflow": "ellipsis"}),
                     html.Span(ctx.text(zh, en), style={"color": color, "flex": "none"})]),
                 html.Div(style={"display": "flex", "justifyContent": "space-between", "padding": "0 6px 4px",
-                                "fontSize": "14px", "color": "#9fb3c8"}, children=[
+                                "fontSize": "16px", "color": "#9fb3c8"}, children=[
                     html.Span(when),
                     html.Span(" · ".join(extra + [ctx.text(f"烟雾 {st.score:.2f}", f"smoke {st.score:.2f}")])
                               if st else "")]),
@@ -175,7 +175,7 @@ def wall(ctx: PanelContext) -> Any:
     note = None
     if STATE.detector_error:
         note = html.Div(ctx.text("检测模型未加载：", "Detector not loaded: ") + STATE.detector_error,
-                        style={"color": "#f6d33c", "fontSize": "14px", "padding": "4px 2px"})
+                        style={"color": "#f6d33c", "fontSize": "16px", "padding": "4px 2px"})
     rows = []
     for c in cams:
         st = STATE.get(c.id)
@@ -194,7 +194,7 @@ def wall(ctx: PanelContext) -> Any:
                                                           ("间隔", "Every"), ("帧", "Frames"), ("坏帧", "Bad"),
                                                           ("重连", "Reconn."))])
     table = html.Table([html.Thead(head), html.Tbody(rows)], className="ff-cams", style={
-        "width": "100%", "fontSize": "14px", "marginTop": "10px", "borderCollapse": "collapse", "textAlign": "left"})
+        "width": "100%", "fontSize": "16px", "marginTop": "10px", "borderCollapse": "collapse", "textAlign": "left"})
     return html.Div(style={"height": "100%", "overflow": "hidden"}, children=[
         note,
         html.Div(tiles, className="ff-wall", style={"display": "grid", "gap": "8px",
@@ -225,7 +225,7 @@ def alert_list(ctx: PanelContext) -> Any:
         vcolor = {"pending": SEVERITY_COLORS[2], "confirmed": SEVERITY_COLORS[1], "dismissed": "#8a96a8"}[verdict]
         buttons = []
         if verdict == "pending":
-            btn = {"padding": "2px 10px", "fontSize": "15px", "borderRadius": "3px", "cursor": "pointer",
+            btn = {"padding": "2px 10px", "fontSize": "16px", "borderRadius": "3px", "cursor": "pointer",
                    "border": "1px solid #2f8cf2", "background": "#0b2447", "color": "#e6f1ff", "fontFamily": "inherit"}
             buttons = [html.Form(action=f"/plugins/forest_fire/review/{a.id}", method="POST",
                                  style={"display": "flex", "gap": "6px"}, children=[
@@ -233,6 +233,10 @@ def alert_list(ctx: PanelContext) -> Any:
                 html.Button(ctx.text("确认火情", "Confirm"), name="verdict", value="confirm", type="submit",
                             style={**btn, "borderColor": SEVERITY_COLORS[1]}),
                 html.Button(ctx.text("误报", "Dismiss"), name="verdict", value="dismiss", type="submit", style=btn)])]
+        # the review page: the alarm's frame, where the operator draws or corrects the smoke boxes (learning loop)
+        buttons.append(html.A(ctx.text("标注", "Label"), href=f"/plugins/forest_fire/label/{a.id}"
+                              + ("?lang=en" if ctx.lang == "en" else ""), target="_blank", className="ff-label-link",
+                              style={"color": "#9ad7ff", "fontSize": "16px"}))
         thumb = html.Img(src=d.get("snapshot"), style={"width": "112px", "height": "84px", "objectFit": "cover",
                                                        "flex": "none", "border": "1px solid #1d4f8f"}) \
             if d.get("snapshot") else None

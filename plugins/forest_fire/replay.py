@@ -32,9 +32,10 @@ from .settings import ForestFireSettings
 
 
 def replay(folder: Path, interval_s: float, detector: Any, params: RuleParams, infrared: bool = False,
-           masks: list[Any] | None = None) -> dict[str, Any]:
+           masks: list[Any] | None = None, temporal: Any = None) -> dict[str, Any]:
+    """``temporal``: a ``TemporalParams`` (the plugin's default rule) or None (the rule without temporal evidence)."""
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    rule = SmokeAlertRule(params, masks=masks or (), infrared=infrared)
+    rule = SmokeAlertRule(params, masks=masks or (), infrared=infrared, temporal=temporal, camera_id=str(folder))
     frames, alerts, corrupt = [], [], 0
     for i, path in enumerate(files):
         t = i * interval_s
@@ -52,7 +53,8 @@ def replay(folder: Path, interval_s: float, detector: Any, params: RuleParams, i
                            "score": round(out.score, 4), "event": out.event_id, "new_event": out.new_event,
                            "file": path.name})
     return {"folder": str(folder), "interval_s": interval_s, "params": asdict(params), "frames": frames,
-            "alerts": alerts, "corrupt": corrupt}
+            "alerts": alerts, "corrupt": corrupt, "temporal": asdict(temporal) if temporal is not None else None,
+            "skipped": dict(rule.counts)}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -71,7 +73,9 @@ def _run(args: argparse.Namespace) -> int:
                               ("frame_conf", args.frame_conf)) if v is not None}
     params = RuleParams.from_settings({**defaults.model_dump(), **over})
     det = SmokeDetector(model, conf=params.frame_conf, imgsz=args.imgsz or None)
-    res = replay(folder, args.interval, det, params, infrared=args.ir)
+    from .smoke.temporal import TemporalParams
+    temporal = None if args.no_temporal else TemporalParams.from_settings(defaults)
+    res = replay(folder, args.interval, det, params, infrared=args.ir, temporal=temporal)
     res["model"] = str(model)
     if args.json:
         print(json.dumps(res))
@@ -97,5 +101,6 @@ def add_replay_command(smoke_parser: argparse.ArgumentParser) -> None:
     r.add_argument("--frame-conf", type=float, default=None)
     r.add_argument("--imgsz", type=int, default=0)
     r.add_argument("--ir", action="store_true", help="infrared camera (grey frames, no night pause)")
+    r.add_argument("--no-temporal", action="store_true", help="the rule without temporal evidence (before issue 17)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=_run)

@@ -8,7 +8,9 @@ import flask
 
 from core.api import RouteSpec
 
+from . import learning_routes as learning
 from .panels import write_review
+from .smoke.examples import ExampleError, check_boxes, data_root, example_from_review
 from .source import SNAP_DIR, STATE
 
 
@@ -28,9 +30,12 @@ def snapshot(name: str) -> Any:
 
 
 def review(alert_id: int) -> Any:
-    """A person confirms (fire) or dismisses (false alarm) an AI smoke alert; audited."""
+    """A person confirms (fire) or dismisses (false alarm) an AI smoke alert; audited. The reviewed alarm
+    becomes a labelled example of its camera (``boxes``: what the operator drew, else the AI's box)."""
     host = flask.current_app.config["TWINBOARD_HOST"]
-    verdict = (flask.request.form.get("verdict") or flask.request.args.get("verdict") or "").lower()
+    body = flask.request.get_json(silent=True) if flask.request.is_json else None
+    verdict = str(flask.request.form.get("verdict") or flask.request.args.get("verdict")
+                  or (body.get("verdict") if isinstance(body, dict) else None) or "").lower()
     if verdict not in ("confirm", "dismiss"):
         return flask.jsonify({"error": "verdict must be 'confirm' or 'dismiss'"}), 400
     identity = getattr(flask.g, "identity", None) or {}
@@ -39,13 +44,56 @@ def review(alert_id: int) -> Any:
                   if a.id == alert_id), None)
     if alert is None or alert.plugin != "forest_fire":
         return flask.jsonify({"error": f"no smoke alert {alert_id}"}), 404
+    # Boxes the operator drew on the review page (JSON list of [x1, y1, x2, y2] fractions): checked before
+    # anything is stored, so bad input changes nothing.
+    try:
+        boxes = _boxes_field(verdict)
+    except ExampleError as exc:
+        return flask.jsonify({"error": str(exc), "field": exc.field}), 400
     state = "acknowledged" if verdict == "confirm" else "closed"
     host.store.set_alert_state(alert_id, state, actor)
     write_review(alert_id, "confirmed" if verdict == "confirm" else "dismissed", actor)
-    host.store.audit(actor, f"forest_fire.review.{verdict}", f"alert:{alert_id}", None, verdict)
+    host.store.audit(actor, f"forest_fire.review.{verdict}", f"alert:{alert_id}", None,
+                     {"verdict": verdict, "boxes": boxes} if boxes else verdict)
+    example, example_error = _learn(host, alert, verdict, boxes, actor)
     if flask.request.accept_mimetypes.best == "application/json" or flask.request.is_json:
-        return flask.jsonify({"alert": alert_id, "verdict": verdict, "state": state})
+        return flask.jsonify({"alert": alert_id, "verdict": verdict, "state": state, "example": example,
+                              "example_error": example_error})
     return flask.redirect(flask.request.referrer or "/screen/forest_fire", code=303)
+
+
+def _boxes_field(verdict: str) -> list[list[float]]:
+    """The drawn boxes of a review (form field or JSON key ``boxes``), validated for the verdict."""
+    import json
+    raw: Any = (flask.request.get_json(silent=True) or {}).get("boxes") if flask.request.is_json \
+        else flask.request.form.get("boxes")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else []
+        except ValueError:
+            raise ExampleError("boxes", "not JSON: expected [[x1, y1, x2, y2], ...]") from None
+    if verdict == "dismiss":
+        return check_boxes(raw, "no_smoke")
+    return check_boxes(raw, "smoke") if raw else []
+
+
+def _learn(host: Any, alert: Any, verdict: str, boxes: list[list[float]], actor: str) -> tuple[str | None, str | None]:
+    """A reviewed alarm becomes a labelled example of its camera; a false alarm also teaches the
+    camera's false-source record (smoke/temporal.py)."""
+    import logging
+    settings = host.plugins.records["forest_fire"].settings
+    example = error = None
+    try:
+        example = example_from_review(host.store, data_root(settings), alert, verdict, boxes, actor).id
+    except ExampleError as exc:
+        error = str(exc)
+    if verdict == "dismiss":
+        try:
+            from .smoke.temporal import learn_from_review
+            learn_from_review(alert.details or {}, "dismissed", alert_id=alert.id)
+        except (ImportError, ValueError) as exc:
+            logging.getLogger(__name__).warning("forest_fire: false source of alert %s not learned: %s", alert.id, exc)
+    return example, error
 
 
 def status() -> Any:
@@ -57,7 +105,9 @@ def status() -> Any:
                        "frames": s.frames if s else 0, "corrupt": s.corrupt if s else 0,
                        "reconnects": s.reconnects if s else 0, "last_error": s.last_error if s else None,
                        "score": st.score, "alert_on": st.alert_on}
-    return flask.jsonify({"cameras": out, "detector_error": STATE.detector_error})
+    det = STATE.detector
+    return flask.jsonify({"cameras": out, "detector_error": STATE.detector_error,
+                          "model": str(det.model_path) if det is not None else None})
 
 
 def routes(settings: Any) -> list[RouteSpec]:
@@ -65,4 +115,16 @@ def routes(settings: Any) -> list[RouteSpec]:
     return [RouteSpec("frame/<path:cam_id>.jpg", frame, endpoint="frame"),
             RouteSpec("snapshot/<name>", snapshot, endpoint="snapshot"),
             RouteSpec("review/<int:alert_id>", review, methods=("POST",), endpoint="review", role=role),
-            RouteSpec("status.json", status, endpoint="status")]
+            RouteSpec("status.json", status, endpoint="status"),
+            # the site's learning loop (learning_routes.py): label a reviewed alarm, compare/promote models
+            RouteSpec("label/<int:alert_id>", learning.label_page, endpoint="label", role=role),
+            RouteSpec("alert-frame/<name>", learning.alert_frame, endpoint="alert_frame", role=role),
+            RouteSpec("admin/models", learning.models_page, endpoint="models", role="manager"),
+            RouteSpec("admin/models/file/<int:version>/<name>", learning.model_file, endpoint="model_file",
+                      role="manager"),
+            RouteSpec("admin/models/v<int:version>/promote", learning.promote, methods=("POST",),
+                      endpoint="model_promote", role="manager"),
+            RouteSpec("admin/models/rollback", learning.rollback, methods=("POST",), endpoint="model_rollback",
+                      role="manager"),
+            RouteSpec("admin/models/retrain", learning.retrain_start, methods=("POST",), endpoint="model_retrain",
+                      role="manager")]

@@ -276,7 +276,8 @@ class SmokeAlertRule:
         thr = self.p.alert_conf * relief * (self.p.hysteresis if self.alert_on else 1.0)
         on = frames_hit >= self.needed_frames and score > thr
         static = False
-        if on and not self.alert_on and self.p.min_change > 0 and box is not None:
+        still_check = self.temporal is None or self.temporal.still_check
+        if on and not self.alert_on and self.p.min_change > 0 and still_check and box is not None:
             change = self.change_in(box)
             if change is not None and change < self.p.min_change:
                 on, static = False, True

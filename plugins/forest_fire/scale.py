@@ -30,6 +30,7 @@ from .rule import Detection
 BROKER_ENV = "TWINBOARD_BROKER_URL"
 QUEUE = "forest_fire"
 TASK = "forest_fire.grab_detect"
+TRAIN_QUEUE = "forest_fire_train"
 
 
 def broker_url() -> str | None:
@@ -107,6 +108,10 @@ def grab_detect(camera: dict[str, Any], model_path: str = "", frame_conf: float 
 
 if celery_app is not None:
     grab_detect_task = celery_app.task(name=TASK)(grab_detect)
+    # The learning loop's fine-tuning (smoke/retrain.py), on its own queue (TRAIN_QUEUE) and workers
+    # (`twinboard up --smoke_train 1`): minutes of training must not hold up the cameras' frames.
+    from .smoke.retrain import retrain_task
+    retrain_celery_task = celery_app.task(name="forest_fire.retrain")(retrain_task)
 
 
 # --- host side ------------------------------------------------------------------------------------

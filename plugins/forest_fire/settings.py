@@ -39,3 +39,10 @@ class ForestFireSettings(BaseModel):
     snapshot_keep: int = Field(300, ge=10, description="alert snapshots kept on disk (oldest deleted)")
     review_role: Literal["viewer", "manager", "admin"] = Field("viewer", description="role needed to confirm or "
                                                                "dismiss an alert")
+    # the site's learning loop (smoke/examples.py, registry.py, retrain.py)
+    data_dir: str = Field("var", description="folder (relative to the project root) of the learning loop: "
+                          "examples in <data_dir>/forest_fire/examples, models in <data_dir>/models/forest_fire")
+    sample_every_min: float = Field(30.0, ge=0, le=1440, description="take a smoke-free frame of each camera as an "
+                                    "example at most this often (minutes; 0 = off)")
+    sample_per_bucket: int = Field(2, ge=1, le=100, description="smoke-free frames kept per camera for each "
+                                   "(hour of day, light) bucket")

@@ -166,6 +166,17 @@ def save_snapshot(img: np.ndarray, cam: Camera, t: float, keep: int = 300) -> st
     return name
 
 
+def make_rule(cam: Camera, settings: Any) -> SmokeAlertRule:
+    """The camera's (preset's) alert rule with the temporal evidence on, unless ``temporal = false`` in
+    the settings; its false sources come from ``var/forest_fire/false_sources.json`` (reviewed false alarms)."""
+    from .smoke.temporal import TemporalParams, false_sources
+    if not getattr(settings, "temporal", True):
+        return SmokeAlertRule(RuleParams.from_settings(settings), masks=cam.masks, infrared=cam.is_ir)
+    tp = TemporalParams.from_settings(settings)
+    return SmokeAlertRule(RuleParams.from_settings(settings), masks=cam.masks, infrared=cam.is_ir, temporal=tp,
+                          camera_id=cam.id, false_sources=false_sources(expire_days=tp.expire_days))
+
+
 class CameraWorker:
     """The loop of one camera; also usable without a host (tests, replay) through ``step``."""
 
@@ -174,10 +185,12 @@ class CameraWorker:
         self.cam, self.settings = cam, settings
         self.detector = detector
         self.feed = feed or CameraFeed(open_source(cam.stream, demo_dir), interval_s=cam.interval_s)
-        self.rule = SmokeAlertRule(RuleParams.from_settings(settings), masks=cam.masks, infrared=cam.is_ir)
+        self.rule = make_rule(cam, settings)
         self.state = STATE.put(cam)
         self.last_raise = 0.0
         self.severity = Severity[getattr(settings, "severity", "II")]
+        from .smoke.examples import NegativeSampler  # the learning loop's smoke-free frames
+        self.sampler = NegativeSampler.from_settings(settings)
 
     def step(self, ctx: SourceContext | None = None, now: float | None = None) -> RuleOutput | None:
         import cv2  # lazily: not loaded while the plugin is disabled or has no camera
@@ -200,6 +213,11 @@ class CameraWorker:
         st.model = self.detector.model_path.name if self.detector else ""
         if ctx is not None:
             ctx.ingest([Reading(self.cam.id, METRIC, t, round(float(out.score), 4), "")])
+            if self.sampler is not None:
+                try:
+                    self.sampler.offer(ctx.store, self.cam.id, frame, t, len(dets), out.alert_on)
+                except Exception as exc:  # noqa: BLE001 - a full disk must not stop the camera
+                    log.warning("forest_fire: smoke-free sample of %s not kept: %s", self.cam.id, exc)
             self._alert(ctx, out, frame, dets, t)
         return out
 
@@ -219,15 +237,21 @@ class CameraWorker:
         self.last_raise = t
         img = annotate(frame, out, dets, self.cam)  # full resolution: the evidence
         name = save_snapshot(img, self.cam, t, getattr(self.settings, "snapshot_keep", 300))
+        try:  # the frame as seen, for the review page and the labelled example (the snapshot has boxes drawn)
+            from .smoke.examples import data_root, save_alert_frame
+            save_alert_frame(data_root(self.settings), frame, name)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("forest_fire: raw frame of alert on %s not kept: %s", self.cam.id, exc)
         cx = (out.box[0] + out.box[2]) / 2
         details = {"box": [round(v, 4) for v in out.box], "score": round(float(out.score), 4),
                    "snapshot": snapshot_url(name), "frame_time": t, "camera": self.cam.id,
                    "pose": self.cam.pose, "bearing_deg": round(self.cam.bearing_of(cx), 2),
                    "event": out.event_id, "review": "pending"}
-        title = "疑似林火烟雾"
-        msg = (f"{self.cam.label('zh')} 烟雾评分 {out.score:.2f}，方位 {details['bearing_deg']:.0f}°"
-               f" / smoke score {out.score:.2f}, bearing {details['bearing_deg']:.0f}°")
-        alert = ctx.raise_alert(AlertDraft(RULE_ID, self.cam.id, self.severity, title, msg, float(out.score), details))
+        bearing = details["bearing_deg"]
+        msg = f"{self.cam.label('zh')} 烟雾评分 {out.score:.2f}，方位 {bearing:.0f}°"
+        msg_en = f"{self.cam.label('en')}: smoke score {out.score:.2f}, bearing {bearing:.0f}°"
+        alert = ctx.raise_alert(AlertDraft(RULE_ID, self.cam.id, self.severity, "疑似林火烟雾", msg, float(out.score),
+                                           details, title_en="Possible forest-fire smoke", message_en=msg_en))
         # Other plugins (a park brain's AI patrol, say) hear of it as a VideoDetection on the bus, never by import.
         try:
             ctx.publish_detection(self.cam.id, DETECTION_KIND, min(1.0, max(0.0, float(out.confidence))), ts=t,

@@ -84,7 +84,7 @@ def town_coverage(ctx: PanelContext) -> Any:
     """Per town: points covered today and this week, as bars with the counts."""
     twin, seen = _state(ctx)
     towns = {c: (zh, en) for c, zh, en in twin.towns()}
-    rows = [html.Div(style=ROW | {"color": MUTED, "fontSize": "14px"}, children=[
+    rows = [html.Div(style=ROW | {"color": MUTED, "fontSize": "16px"}, children=[
         html.Span(ctx.text("街道(镇)", "Town"), style={"width": "84px"}),
         html.Span(ctx.text("今日", "Today"), style={"flex": 1}), html.Span(ctx.text("本周", "Week"), style={"flex": 1})])]
     for c in coverage.by_town(twin, seen, ctx.now):
@@ -121,10 +121,10 @@ def overdue(ctx: PanelContext) -> Any:
                 html.Span(_name(ctx, g.name, g.name_en), style=ELLIPSIS),
                 html.B(f"{r['overdue']}/{r['points']}", style={"color": color})]),
             html.Div(f"{ctx.text('网格员', 'Worker')} {w.name if w else '–'} · {since}",
-                     style={"fontSize": "14px", "color": MUTED})]))
+                     style={"fontSize": "16px", "color": MUTED})]))
     more = len(late) - len(rows)
     return html.Div(rows + ([html.Div(ctx.text(f"另有 {more} 个网格", f"{more} more grids"),
-                                      style={"color": MUTED, "fontSize": "14px"})] if more > 0 else []))
+                                      style={"color": MUTED, "fontSize": "16px"})] if more > 0 else []))
 
 
 def by_category(ctx: PanelContext) -> Any:
@@ -143,7 +143,7 @@ def by_category(ctx: PanelContext) -> Any:
             html.Span(ctx.text(zh, en), style={"width": "96px"} | ELLIPSIS),
             _bar(n / top, "var(--tb-accent)"), html.B(str(n), style={"width": "34px", "textAlign": "right"})]))
     return html.Div([html.Div(ctx.text(f"本周共 {sum(counts.values())} 条", f"{sum(counts.values())} this week"),
-                              style={"color": MUTED, "fontSize": "14px", "marginBottom": "2px"}), *rows])
+                              style={"color": MUTED, "fontSize": "16px", "marginBottom": "2px"}), *rows])
 
 
 def workers(ctx: PanelContext) -> Any:
@@ -159,7 +159,7 @@ def workers(ctx: PanelContext) -> Any:
         age_h = (ctx.now - ts) / 3600 if ts else None
         color = MUTED if age_h is None else SEVERITY_COLORS[1] if age_h > 48 else SEVERITY_COLORS[3] if age_h > 24 else OK
         when = time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else ctx.text("无签到", "none")
-        rows.append(html.Div(style=ROW | {"fontSize": "15px", "padding": "3px 0",
+        rows.append(html.Div(style=ROW | {"fontSize": "16px", "padding": "3px 0",
                                           "borderBottom": "1px solid rgba(29,79,143,0.45)"}, children=[
             html.Span(w.name, style={"width": "62px"}),
             html.Span(_name(ctx, g.name, g.name_en).split("·")[-1] if g else w.grid, style={"flex": 1} | ELLIPSIS),
@@ -190,7 +190,7 @@ def latest_reports(ctx: PanelContext) -> Any:
                      style={"fontSize": "16px"} | ELLIPSIS),
             html.Div(f"{time.strftime('%m-%d %H:%M', time.localtime(float(p.get('ts', 0))))} · "
                      f"{_name(ctx, g.name, g.name_en) if g else p.get('grid')} · {' · '.join(tags)}",
-                     style={"fontSize": "14px", "color": MUTED} | ELLIPSIS)]))
+                     style={"fontSize": "16px", "color": MUTED} | ELLIPSIS)]))
     return html.Div(rows)
 
 
@@ -212,12 +212,12 @@ def evacuation_panel(ctx: PanelContext) -> Any:
         p = t.properties
         g = twin.grids.get(p["grid"])
         frac = p["households_moved"] / max(p["households_target"], 1)
-        rows.append(html.Div(style=ROW | {"fontSize": "15px"}, children=[
+        rows.append(html.Div(style=ROW | {"fontSize": "16px"}, children=[
             html.Span(_name(ctx, g.name, g.name_en).split("·")[-1] if g else p["grid"], style={"width": "120px"} | ELLIPSIS),
             _bar(frac, OK if frac >= 1 else SEVERITY_COLORS[3]),
             html.Span(f"{p['households_moved']}/{p['households_target']}", style={"width": "64px", "textAlign": "right"})]))
     return html.Div([
-        html.Div(mine[0].properties.get("reason", ""), style={"fontSize": "15px", "color": MUTED} | ELLIPSIS),
+        html.Div(mine[0].properties.get("reason", ""), style={"fontSize": "16px", "color": MUTED} | ELLIPSIS),
         html.Div([html.Span(f"{hh}", className="tb-kpi-value", style={"fontSize": "30px"}),
                   html.Span(f" / {target} {ctx.text('户已转移', 'households moved')} · {people} {ctx.text('人', 'people')}",
                             className="tb-kpi-unit")]),

@@ -134,7 +134,7 @@ def progress_town(ctx: PanelContext) -> Any:
                                      style={"color": RED, "fontSize": "16px"})])]),
             _bar(100 * done / len(mine), color if late else ACCENT, 100 * len(due) / len(mine) if due else None)]))
     foot = html.Div(ctx.text("白线:截至今日应完成比例", "White mark: share due by today"),
-                    style={"fontSize": "14px", "color": MUTED, "marginTop": "6px"})
+                    style={"fontSize": "16px", "color": MUTED, "marginTop": "6px"})
     # the enterprises by risk grade with their checks a year: also the legend of the plan's map
     freq = ctx.settings.frequency
     grades = html.Div(style={"marginTop": "auto"}, children=[
@@ -201,7 +201,7 @@ def closure(ctx: PanelContext) -> Any:
                                                "textOverflow": "ellipsis"}),
             html.Div(f"{ctx.text('复查期限', 'follow-up due')} {due if nxt else '–'}"
                      + (f" · {ctx.text('已逾期', 'overdue')} {nxt.overdue_days(s.today):.0f}{ctx.text('天', ' d')}"
-                        if late else ""), style={"fontSize": "15px", "color": RED if late else MUTED})]))
+                        if late else ""), style={"fontSize": "16px", "color": RED if late else MUTED})]))
     return html.Div(style={"display": "flex", "flexDirection": "column", "height": "100%"}, children=[
         html.Div(style={"display": "flex", "alignItems": "center", "gap": "16px"}, children=[
             _kpi(ctx.text("整改闭环率", "Closure rate"), _pct(rate), "%", OK if rate >= 0.999 else ORANGE, 48),
@@ -288,9 +288,9 @@ def equipment(ctx: PanelContext) -> Any:
                   html.B(f"{complete}/{len(order)}", style={"color": OK if complete == len(order) else ORANGE,
                                                             "fontSize": "26px"})], style={"fontSize": "17px"}),
         html.Table([html.Thead(head), html.Tbody(body)], className="le-equip",
-                   style={"width": "100%", "borderCollapse": "collapse", "fontSize": "15px", "textAlign": "center",
+                   style={"width": "100%", "borderCollapse": "collapse", "fontSize": "16px", "textAlign": "center",
                           "marginTop": "4px"}),
-        html.Div(legend, style={"fontSize": "13px", "color": MUTED, "marginTop": "auto", "lineHeight": "17px"})])
+        html.Div(legend, style={"fontSize": "16px", "color": MUTED, "marginTop": "auto", "lineHeight": "20px"})])
 
 
 def task_list(ctx: PanelContext) -> Any:
@@ -310,12 +310,12 @@ def task_list(ctx: PanelContext) -> Any:
         rows.append(html.Div(style={"borderLeft": f"5px solid {color}", "padding": "2px 8px", "margin": "4px 0",
                                     "background": "rgba(232,54,59,0.08)" if late > 0 else "rgba(54,198,255,0.06)"},
                              children=[
-            html.Div([html.Span(kind, style={"color": color, "marginRight": "8px", "fontSize": "15px"}),
+            html.Div([html.Span(kind, style={"color": color, "marginRight": "8px", "fontSize": "16px"}),
                       _ent_name(ctx, s, t.enterprise, t.enterprise_name)], style={"fontSize": "17px", "whiteSpace": "nowrap", "overflow": "hidden",
                                                   "textOverflow": "ellipsis"}),
             html.Div(f"{ctx.text('期限', 'due')} {t.due} · {'、'.join(people.get(i, i) for i in t.inspectors)}"
                      + (f" · {ctx.text('逾期', 'overdue')} {late:.0f}{ctx.text('天', ' d')}" if late > 0 else ""),
-                     style={"fontSize": "15px", "color": RED if late > 0 else MUTED, "whiteSpace": "nowrap",
+                     style={"fontSize": "16px", "color": RED if late > 0 else MUTED, "whiteSpace": "nowrap",
                             "overflow": "hidden", "textOverflow": "ellipsis"})]))
     return html.Div(rows)
 

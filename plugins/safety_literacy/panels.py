@@ -58,7 +58,7 @@ def _ring(label: str, share: kpis.Share, size: int = 104) -> html.Div:
                                                  "fontVariantNumeric": "tabular-nums"}),
                                 html.Span("%", style={"fontSize": "16px", "color": MUTED})]))),
         html.Div(label, style={"fontSize": "17px", "marginTop": "4px", "whiteSpace": "nowrap", "lineHeight": "22px"}),
-        html.Div(f"{share.done:,}/{share.required:,}", style={"fontSize": "15px", "color": MUTED, "lineHeight": "18px",
+        html.Div(f"{share.done:,}/{share.required:,}", style={"fontSize": "16px", "color": MUTED, "lineHeight": "20px",
                                                               "fontVariantNumeric": "tabular-nums"})])
 
 
@@ -79,7 +79,7 @@ def targets(ctx: PanelContext) -> Any:
         html.Div(ctx.text(f"目标 100% · 统计期 {ctx.settings.period_days} 天 · 演示数据" if snap.demo else
                           f"目标 100% · 统计期 {ctx.settings.period_days} 天",
                           f"target 100% · period {ctx.settings.period_days} days" + (" · demo data" if snap.demo else "")),
-                 style={"fontSize": "15px", "color": MUTED, "textAlign": "right", "marginTop": "auto"})])
+                 style={"fontSize": "16px", "color": MUTED, "textAlign": "right", "marginTop": "auto"})])
 
 
 def shortfall(ctx: PanelContext) -> Any:
@@ -99,18 +99,18 @@ def shortfall(ctx: PanelContext) -> Any:
             html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px", "gap": "8px"},
                      children=[html.Span(g.unit, style={"overflow": "hidden", "whiteSpace": "nowrap",
                                                         "textOverflow": "ellipsis"}),
-                               html.Span([html.Span(ctx.text(zh, en), style={"color": MUTED, "fontSize": "15px",
+                               html.Span([html.Span(ctx.text(zh, en), style={"color": MUTED, "fontSize": "16px",
                                                                              "marginRight": "8px"}),
                                           html.B(f"{ctx.text('缺', 'short')} {g.short}",
                                                  style={"color": _rate_color(rate)})],
                                          style={"whiteSpace": "nowrap"})]),
             html.Div(f"{g.done}/{g.required}" + (f" · {who}" if who else ""),
-                     style={"fontSize": "15px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
+                     style={"fontSize": "16px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
                             "textOverflow": "ellipsis"})]))
     more = len(snap.gaps) - limit
     if more > 0:
         rows.append(html.Div(ctx.text(f"另有 {more} 项未达标", f"{more} more below target"),
-                             style={"fontSize": "15px", "color": MUTED, "paddingTop": "4px"}))
+                             style={"fontSize": "16px", "color": MUTED, "paddingTop": "4px"}))
     return html.Div(rows)
 
 
@@ -163,7 +163,7 @@ def enterprises(ctx: PanelContext) -> Any:
             html.Div(style={"background": "rgba(54,198,255,0.12)", "height": "8px", "borderRadius": "4px"},
                      children=html.Div(style={"width": f"{100 * rate:.0f}%", "height": "100%", "background": color,
                                               "borderRadius": "4px"})),
-            html.Div(style={"fontSize": "14px", "color": MUTED}, children=[
+            html.Div(style={"fontSize": "16px", "color": MUTED}, children=[
                 ctx.text(kpis.HIGH_RISK_TEXT[e.klass][0], kpis.HIGH_RISK_TEXT[e.klass][1]),
                 mark(e.principal, "主要负责人", "principal"), mark(e.safety_manager, "安全管理人员", "safety mgr"),
                 html.Span(ctx.text(f" · 过期证书 {e.expired}", f" · expired {e.expired}"),
@@ -182,12 +182,12 @@ def channels(ctx: PanelContext) -> Any:
         tiles.append(html.Div(className="sl-channel", style={
             "textAlign": "center", "borderTop": f"4px solid {CHANNEL_COLORS[c]}", "padding": "6px 0",
             "background": "rgba(54,198,255,0.06)"}, children=[
-            html.Div(zh if ctx.lang == "zh" else en, style={"fontSize": "19px" if ctx.lang == "zh" else "15px",
+            html.Div(zh if ctx.lang == "zh" else en, style={"fontSize": "19px" if ctx.lang == "zh" else "16px",
                                                             "fontWeight": 700, "lineHeight": "26px",
                                                             "overflow": "hidden", "textOverflow": "ellipsis"}),
             html.Div(f"{people:,}", style={"fontSize": "26px", "fontWeight": 700, "color": CHANNEL_COLORS[c],
                                            "fontVariantNumeric": "tabular-nums", "lineHeight": "34px"}),
-            html.Div(ctx.text(f"人次 · {n}场", f"ppl · {n} ev."), style={"fontSize": "14px", "color": MUTED,
+            html.Div(ctx.text(f"人次 · {n}场", f"ppl · {n} ev."), style={"fontSize": "16px", "color": MUTED,
                                                                           "whiteSpace": "nowrap"})]))
     total = sum(p for _, p in snap.outreach_channels.values())
     events = sum(n for n, _ in snap.outreach_channels.values())

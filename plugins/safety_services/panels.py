@@ -162,7 +162,7 @@ def coverage(ctx: PanelContext) -> Any:
         rows.append(_row([html.Div(_ent_name(ctx, s, e, ent.name), style={"fontSize": "16px", **_ELL})], ORANGE))
     if len(missing) > limit:
         rows.append(html.Div(ctx.text(f"另有 {len(missing) - limit} 家", f"and {len(missing) - limit} more"),
-                             style={"color": MUTED, "fontSize": "15px"}))
+                             style={"color": MUTED, "fontSize": "16px"}))
     return html.Div(rows)
 
 
@@ -206,7 +206,7 @@ def repeats(ctx: PanelContext) -> Any:
                       _ent_name(ctx, s, r.enterprise, r.enterprise_name)], style={"fontSize": "17px", **_ELL}),
             html.Div(item_text(r.item, ctx.lang), style={"fontSize": "16px", **_ELL}),
             html.Div(f"{r.first} → {r.last} · {ctx.text(zh, en)}",
-                     style={"fontSize": "15px", "color": OK if r.fixed else RED})], OK if r.fixed else RED))
+                     style={"fontSize": "16px", "color": OK if r.fixed else RED})], OK if r.fixed else RED))
     return html.Div(rows)
 
 
@@ -219,7 +219,7 @@ def quality(ctx: PanelContext) -> Any:
     head = html.Tr([html.Th("#"), html.Th(ctx.text("中介机构", "Agency"), style={"textAlign": "left"}),
                     html.Th(ctx.text("得分", "Score"))] +
                    [html.Th([ctx.text(zh, en), html.Br(), html.Span(f"×{w[k]:.2f}", style={"color": MUTED,
-                                                                                         "fontSize": "13px"})])
+                                                                                         "fontSize": "16px"})])
                     for k, zh, en in FACTORS] + [html.Th(ctx.text("记录", "Rec."))])
     body = []
     for i, q in enumerate(s.quality, 1):
@@ -240,7 +240,7 @@ def quality(ctx: PanelContext) -> Any:
         html.Table([html.Thead(head), html.Tbody(body)], style={"width": "100%", "borderCollapse": "collapse",
                                                                 "fontSize": "17px", "textAlign": "center"},
                    className="ss-quality"),
-        html.Div(note, style={"fontSize": "14px", "color": MUTED, "marginTop": "auto", "lineHeight": "18px"})])
+        html.Div(note, style={"fontSize": "16px", "color": MUTED, "marginTop": "auto", "lineHeight": "20px"})])
 
 
 def copied(ctx: PanelContext) -> Any:
@@ -257,9 +257,9 @@ def copied(ctx: PanelContext) -> Any:
         agency = _agency_name(ctx, s, a.agency) + ("" if a.agency == b.agency else " / " + _agency_name(ctx, s, b.agency))
         def said(r: Record) -> html.Div:
             return html.Div([html.Div(f"{_ent_name(ctx, s, r.enterprise, r.enterprise_name)} · {r.date}",
-                                      style={"fontSize": "15px", "color": ACCENT, **_ELL}),
+                                      style={"fontSize": "16px", "color": ACCENT, **_ELL}),
                              html.Div(";".join(f["note"] for f in r.findings()),
-                                      style={"fontSize": "15px", "color": "#c9d8ee", "lineHeight": "20px",
+                                      style={"fontSize": "16px", "color": "#c9d8ee", "lineHeight": "20px",
                                              "maxHeight": "40px", "overflow": "hidden"})], style={"marginTop": "3px"})
         rows.append(_row([
             html.Div([html.B(f"{100 * p.similarity:.0f}% ", style={"color": RED}), _svc(ctx, p.service), " · ", agency],
@@ -278,10 +278,10 @@ def recent(ctx: PanelContext) -> Any:
     for r in sorted(s.records, key=lambda r: (r.date, r.id), reverse=True)[: int(ctx.options.get("limit", 6))]:
         zh, en, color = st[r.state]
         rows.append(_row([
-            html.Div([html.Span(ctx.text(zh, en), style={"color": color, "marginRight": "8px", "fontSize": "15px"}),
+            html.Div([html.Span(ctx.text(zh, en), style={"color": color, "marginRight": "8px", "fontSize": "16px"}),
                       _ent_name(ctx, s, r.enterprise, r.enterprise_name)], style={"fontSize": "17px", **_ELL}),
             html.Div(f"{r.date} · {_svc(ctx, r.service)} · {ctx.text('问题', 'findings')} {len(r.findings())} · "
-                     f"{_agency_name(ctx, s, r.agency)}", style={"fontSize": "15px", "color": MUTED, **_ELL})], color))
+                     f"{_agency_name(ctx, s, r.agency)}", style={"fontSize": "16px", "color": MUTED, **_ELL})], color))
     return html.Div(rows)
 
 

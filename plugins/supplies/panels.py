@@ -85,7 +85,7 @@ def kpis(ctx: PanelContext) -> Any:
     below = sum(1 for st in s.stores for it in s.items
                 if it.norms.get(st.id) and s.d.stock.get((st.id, it.id), 0) < it.norms[st.id])
     exp = len(ledger.expiring(s.batches, s.d, s.today, ctx.settings.expiry_warn_days))
-    moves = len(_today_effects(s))
+    moves = sum(1 for e in _today_effects(s) if e["kind"] != "drill")  # a drill's use is no live movement
     return html.Div(style={"display": "grid", "gridTemplateColumns": "repeat(3, 1fr)", "gap": "4px", "height": "100%",
                            "alignContent": "center"}, children=[
         _kpi(ctx.text("物资库", "Stores"), str(len(s.stores))),
@@ -112,7 +112,7 @@ def stock(ctx: PanelContext) -> Any:
                 html.Td(_name(ctx, it), style={**ROW, "maxWidth": "170px"}),
                 html.Td(_short(ctx, st), style={**ROW, "color": MUTED, "maxWidth": "110px"}),
                 html.Td([html.Div([html.Span(f"{qty}/{norm}", style={"color": color}),
-                                   html.Span(it.unit, style={"color": MUTED, "fontSize": "14px", "marginLeft": "2px"})]),
+                                   html.Span(it.unit, style={"color": MUTED, "fontSize": "16px", "marginLeft": "2px"})]),
                          html.Div(style={"background": "rgba(54,198,255,0.12)", "height": "6px", "borderRadius": "3px"},
                                   children=html.Div(style={"width": f"{min(100.0, 100 * ratio):.0f}%", "height": "100%",
                                                            "background": color, "borderRadius": "3px"}))],
@@ -144,10 +144,10 @@ def expiring(ctx: PanelContext) -> Any:
         out.append(html.Div(style={"borderLeft": f"5px solid {color}", "padding": "2px 8px", "margin": "4px 0",
                                    "background": "rgba(54,198,255,0.06)"}, children=[
             html.Div([html.Span(_name(ctx, it) if it else b.item, style={"marginRight": "8px"}),
-                      html.Span(f"{ctx.text('批次', 'batch')} {b.code}", style={"color": MUTED, "fontSize": "15px"})],
+                      html.Span(f"{ctx.text('批次', 'batch')} {b.code}", style={"color": MUTED, "fontSize": "16px"})],
                      style={**ROW, "fontSize": "17px"}),
             html.Div(f"{_short(ctx, names[r['store']]) if r['store'] in names else r['store']} · {r['qty']}"
-                     f"{it.unit if it else ''} · {b.expiry} · {left}", style={**ROW, "fontSize": "15px",
+                     f"{it.unit if it else ''} · {b.expiry} · {left}", style={**ROW, "fontSize": "16px",
                                                                               "color": color})]))
     return html.Div(out)
 
@@ -184,7 +184,7 @@ def environment(ctx: PanelContext) -> Any:
             html.Tbody(body)]),
         html.Div(ctx.text(f"◆ 存放药品/帐篷,湿度限值 {ctx.settings.humidity_limit:g}%",
                           f"◆ holds medicines/tents: humidity limit {ctx.settings.humidity_limit:g}%"),
-                 style={"color": MUTED, "fontSize": "15px", "marginTop": "4px"})])
+                 style={"color": MUTED, "fontSize": "16px", "marginTop": "4px"})])
 
 
 def hosted_panel(ctx: PanelContext) -> Any:
@@ -208,7 +208,7 @@ def hosted_panel(ctx: PanelContext) -> Any:
                               + (f" · 调用中 {len(open_calls)}" if open_calls else ""),
                               f"until {h.contract_end} · checked {check_days} d ago · call-up {h.callup_hours:g} h"
                               + (f" · {len(open_calls)} call-up open" if open_calls else "")),
-                     style={**ROW, "fontSize": "15px", "color": ORANGE if end_days < 90 or check_days > 92 else MUTED})]))
+                     style={**ROW, "fontSize": "16px", "color": ORANGE if end_days < 90 or check_days > 92 else MUTED})]))
     return html.Div(rows[: int(ctx.options.get("limit", 4))])
 
 
@@ -246,7 +246,7 @@ def movements(ctx: PanelContext) -> Any:
         qty = e.get("drill_qty", 0) if e["kind"] == "drill" else e["delta"]
         lines.append(html.Div(f"{time.strftime('%H:%M', time.localtime(e['ts']))} {ctx.text(*k)} "
                               f"{_name(ctx, it) if it else e['item']} {qty:+d} · {_short(ctx, st) if st else ''}",
-                              style={**ROW, "fontSize": "15px", "color": ORANGE if e["kind"] == "dispatch" else MUTED}))
+                              style={**ROW, "fontSize": "16px", "color": ORANGE if e["kind"] == "dispatch" else MUTED}))
     return html.Div([head, html.Div(lines, style={"marginTop": "6px"})])
 
 
@@ -260,7 +260,7 @@ def review(ctx: PanelContext) -> Any:
     return html.Div([html.Div([html.Span(r["epc"], style={"fontFamily": "monospace", "marginRight": "8px"}),
                                html.Span(f"{_short(ctx, names[r['store']]) if r['store'] in names else r['store']} · "
                                          f"{ctx.text('读取', 'read')} {r['reads']} {ctx.text('次', '×')}", style={"color": YELLOW})],
-                              style={**ROW, "fontSize": "15px", "margin": "3px 0"}) for r in rows])
+                              style={**ROW, "fontSize": "16px", "margin": "3px 0"}) for r in rows])
 
 
 def stores_map(ctx: PanelContext) -> pdk.Deck:

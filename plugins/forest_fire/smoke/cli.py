@@ -8,6 +8,9 @@ Every handler takes the parsed namespace and returns an exit code.
     smoke train --data DIR [--epochs N --imgsz PX --time HOURS --resume --weights PT --out DIR]
     smoke threshold DIR [--model PT] [--write]      pick the operating threshold (best F1, <=10% negatives flagged)
     smoke eval DIR [--json --model PT --conf C]
+    smoke retrain [--epochs N --imgsz PX --test-cameras ... --celery --json]   the site's learning loop
+    smoke models [--json]                            the model registry
+    smoke examples [--json]                          labelled examples per camera
 """
 
 from __future__ import annotations
@@ -173,4 +176,158 @@ def add_smoke_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     e.add_argument("--conf", type=float, default=None, help="default: the operating threshold in <model>.meta")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=_eval)
+    add_learning_commands(sub)
     return smoke
+
+
+# -- the site's learning loop: retrain, models, examples (smoke/retrain.py, registry.py, examples.py) ----------
+def configured_learning(store, config=None) -> tuple[Path, Path, str]:
+    """(data folder, configured weights, the ``model_path`` setting) as the running host sees them: the
+    settings file's ``plugins.forest_fire.settings``, overridden by what a manager saved in /admin."""
+    import os
+
+    import yaml
+
+    from ..detector import resolve_model_path
+    from .examples import data_root
+
+    values: dict = {}
+    cfg = Path(config) if config else Path(os.environ.get("TWINBOARD_CONFIG") or ROOT / "config" / "default.yaml")
+    if cfg.exists():
+        doc = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
+        values.update((((doc.get("plugins") or {}).get("forest_fire") or {}).get("settings") or {}))
+    row = store.plugin_state("forest_fire")
+    if row is not None and row.settings:
+        values.update(row.settings)
+    setting = str(values.get("model_path") or "")
+    return data_root(data_dir=values.get("data_dir") or None), resolve_model_path(setting), setting
+
+
+def retrain_command_line(args) -> str:
+    """The exact command, every effective option spelled out (what the registry records)."""
+    import shlex
+
+    argv = ["twinboard"] + (["--config", str(args.config)] if getattr(args, "config", None) else [])
+    argv += ["smoke", "retrain", "--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", str(args.seed),
+             "--min-positives", str(args.min_positives), "--min-negatives", str(args.min_negatives),
+             "--min-cameras", str(args.min_cameras)]
+    if args.imgsz:
+        argv += ["--imgsz", str(args.imgsz)]
+    for flag, vals in (("--test-cameras", args.test_cameras), ("--threshold-cameras", args.threshold_cameras)):
+        if vals:
+            argv += [flag, *vals]
+    if args.data_dir:
+        argv += ["--data-dir", str(args.data_dir)]
+    return shlex.join(argv)
+
+
+def retrain_options(args) -> dict:
+    return {"epochs": args.epochs, "imgsz": args.imgsz or None, "batch": args.batch, "seed": args.seed,
+            "test_units": args.test_cameras, "threshold_units": args.threshold_cameras,
+            "min_positives": args.min_positives, "min_negatives": args.min_negatives, "min_units": args.min_cameras,
+            "command": retrain_command_line(args), "actor": "cli"}
+
+
+def _learning_context(args):
+    from core.api import open_configured_store
+
+    from .examples import data_root
+
+    store = open_configured_store(getattr(args, "config", None))
+    root, model, setting = configured_learning(store, getattr(args, "config", None))
+    if getattr(args, "data_dir", None):
+        root = data_root(data_dir=args.data_dir)
+    return store, root, model, setting
+
+
+def _retrain(args) -> int:
+    from .retrain import new_job, run_job
+
+    store, root, model, setting = _learning_context(args)
+    opts = retrain_options(args)
+    job = new_job(store, opts["command"], "cli", state="queued")
+    if args.celery:
+        from ..scale import broker_url, celery_app
+        if not broker_url() or celery_app is None:
+            print("--celery needs TWINBOARD_BROKER_URL (redis://...) and celery installed", file=sys.stderr)
+            return 2
+        celery_app.send_task("forest_fire.retrain", args=[job, opts, str(args.config) if args.config else None],
+                             queue="forest_fire_train")
+        print(json.dumps({"job": job, "state": "queued"}) if args.json else f"queued as {job}")
+        return 0
+    res = run_job(store, root, model, job, configured_setting=setting, **opts)
+    res["job"] = job
+    if args.json:
+        print(json.dumps(res, indent=2))
+    elif res["state"] == "done":
+        print(f"candidate v{res['version']} registered ({job}); compare and promote it in "
+              "/plugins/forest_fire/admin/models"
+              + (f"; WORSE than the current model on {', '.join(res['worse_cameras'])}" if res["worse_cameras"] else ""))
+    else:
+        print(f"{res['state']}: {res['message']}", file=sys.stderr)
+    return {"done": 0, "refused": 3}.get(res["state"], 1)
+
+
+def _models(args) -> int:
+    from .registry import Registry
+
+    store, root, model, setting = _learning_context(args)
+    reg = Registry(store, root)
+    if not reg.versions():
+        reg.ensure_base(model, setting, "cli")
+    rows = [{"version": m.version, "state": m.state, "path": str(m.path), "sha256": m.props.get("sha256"),
+             "parent": m.props.get("parent"), "data_hash": m.props.get("data_hash"),
+             "licence": m.props.get("licence"), "command": m.props.get("command"), "created": m.props.get("created"),
+             "conf": m.props.get("conf"), "worse_cameras": m.worse_cameras,
+             "test_overall": ((m.props.get("metrics") or {}).get("candidate") or {}).get("overall")}
+            for m in reg.versions()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            f1 = (r["test_overall"] or {}).get("f1")
+            print(f"v{r['version']:<3} {r['state']:<11} parent={r['parent']} "
+                  f"f1={'-' if f1 is None else f'{f1:.3f}'} {r['path']}")
+    return 0
+
+
+def _examples(args) -> int:
+    from .examples import counts, list_examples
+
+    store, root, _, _ = _learning_context(args)
+    c = counts(list_examples(store, root))
+    if args.json:
+        print(json.dumps(c, indent=2))
+    else:
+        for cam, n in sorted(c.items()):
+            print(f"{cam}: {n['smoke']} smoke, {n['no_smoke']} smoke-free")
+    return 0
+
+
+def add_learning_commands(sub) -> None:
+    from .retrain import MIN_NEGATIVES, MIN_POSITIVES, MIN_UNITS
+
+    r = sub.add_parser("retrain", help="fine-tune on this site's reviewed examples; registers a candidate model")
+    r.add_argument("--epochs", type=int, default=10)
+    r.add_argument("--imgsz", type=int, default=0, help="input size (default: the current model's)")
+    r.add_argument("--batch", type=int, default=8)
+    r.add_argument("--seed", type=int, default=0, help="seeds training and the choice of held-out cameras")
+    r.add_argument("--test-cameras", nargs="+", default=None,
+                   help="cameras (entity ids, presets together) held out for the test split")
+    r.add_argument("--threshold-cameras", nargs="+", default=None,
+                   help="cameras held out for choosing the threshold")
+    r.add_argument("--min-positives", type=int, default=MIN_POSITIVES, help="refuse with fewer smoke examples")
+    r.add_argument("--min-negatives", type=int, default=MIN_NEGATIVES, help="refuse with fewer smoke-free examples")
+    r.add_argument("--min-cameras", type=int, default=MIN_UNITS, help="refuse with examples from fewer cameras")
+    r.add_argument("--data-dir", type=Path, default=None, help="the learning folder (default: the data_dir setting)")
+    r.add_argument("--celery", action="store_true", help="queue it for a `twinboard up --smoke_train 1` worker")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(fn=_retrain)
+    m = sub.add_parser("models", help="the model registry: versions, states, metrics, data hash, licence, command")
+    m.add_argument("--data-dir", type=Path, default=None)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(fn=_models)
+    x = sub.add_parser("examples", help="the site's labelled examples per camera")
+    x.add_argument("--data-dir", type=Path, default=None)
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(fn=_examples)
