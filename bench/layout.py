@@ -69,15 +69,20 @@ def handwritten_layout() -> html.Div:
                  **{"data-width": "1920", "data-height": "1080", "data-uid": "demo", "lang": "zh-CN"},
                  style={"width": "1920px", "height": "1080px"},
                  children=[
-                     html.Div(className="tb-titlebar", children=[
+                     html.Div(className="tb-titlebar", style={"--tb-side": "340px", "--tb-title-size": "40px"},
+                              children=[
                          html.Div(className="tb-title-left", children=[
                              html.Span("台州市椒江区应急管理局", className="tb-district"),
                          ]),
-                         html.H1("椒江区应急管理数字孪生演示", className="tb-title"),
+                         html.H1("椒江区应急管理数字孪生演示", className="tb-title", title="椒江区应急管理数字孪生演示"),
                          html.Div(className="tb-title-right", children=[
-                             html.Span("常态", id="tb-mode", className="tb-mode tb-mode-routine"),
                              html.Span(id="tb-clock", className="tb-clock", **{"data-lang": "zh"}),
-                             html.A("EN", href="?lang=en", className="tb-lang"),
+                             html.Div(className="tb-title-row", children=[
+                                 html.Span("常态", id="tb-mode", className="tb-mode tb-mode-routine"),
+                                 html.Span("演示 ×60", id="tb-demo-speed", className="tb-demo-speed",
+                                           title="演示时间比真实时间快"),
+                                 html.A("EN", href="?lang=en", className="tb-lang"),
+                             ]),
                          ]),
                      ]),
                      _frame("kpis", "demo_sensors.kpis", "实时指标", 20, 104, 460, 220, 2000),

@@ -118,7 +118,7 @@ def test_settings_form_validates_and_keeps_old_values(app) -> None:
     assert 'name="interval_s"' in page and 'name="gas_limits_ppm"' in page
     token = csrf_of(page)
     form = {"csrf_token": token, "interval_s": "0.01", "leak_period_s": "90", "seed": "7",
-            "gas_limits_ppm": '{"III": 25, "II": 35, "I": 50}'}
+            "gas_limits_ppm": '{"III": 25, "II": 35, "I": 50}', "demo_speed": "60"}
     resp = client.post("/admin/plugins/demo_sensors/settings", data=form)
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
