@@ -117,3 +117,9 @@ def chromium() -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_false_sources(tmp_path: Path, monkeypatch) -> None:
+    """Each test learns forest_fire's reviewed false alarms into its own file, never the checkout's var/."""
+    monkeypatch.setenv("TWINBOARD_FALSE_SOURCES", str(tmp_path / "false_sources.json"))

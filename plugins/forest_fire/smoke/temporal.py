@@ -315,6 +315,11 @@ _registry_lock = threading.Lock()
 
 
 def default_false_sources_path() -> Path:
+    """``var/forest_fire/false_sources.json``, or the file ``TWINBOARD_FALSE_SOURCES`` names (tests give each
+    test its own, so one test's reviewed false alarms never silence another's camera)."""
+    import os
+    if os.environ.get("TWINBOARD_FALSE_SOURCES"):
+        return Path(os.environ["TWINBOARD_FALSE_SOURCES"])
     from .offline import project_root
     return project_root() / "var" / "forest_fire" / "false_sources.json"
 
