@@ -111,8 +111,8 @@ def test_web_processes_and_workers(topology, chromium, tmp_path: Path) -> None:
 
         # an alert raised in the worker switches the wall served by the other machine
         (tmp_path / "trigger").write_text("go")
-        wall.wait_for_function("document.querySelector('iframe') && "
-                               "document.querySelector('iframe').src.indexOf('incident=') >= 0", timeout=30000)
+        wall.wait_for_function("document.querySelector('#tb-playlist-frame') && "
+                               "document.querySelector('#tb-playlist-frame').src.indexOf('incident=') >= 0", timeout=30000)
         assert wall.evaluate("window.__tbMarker") == "same page"
         (tmp_path / "trigger").unlink()
 

@@ -116,6 +116,7 @@ def make_ultralytics_offline(settings_dir: Path) -> Path:
     # ultralytics fills in any missing keys (and keeps ours) on first import.
     settings_file.write_text(json.dumps(current, indent=2))
 
+    _keep_pil_unpatched()
     if "ultralytics" in sys.modules:  # imported earlier: patch the live objects
         import ultralytics.utils as uu
 
@@ -126,6 +127,19 @@ def make_ultralytics_offline(settings_dir: Path) -> Path:
             if mod is not None and hasattr(mod, "ONLINE"):
                 mod.ONLINE = False
     return settings_dir
+
+
+def _keep_pil_unpatched() -> None:
+    """Undo ultralytics' process-wide ``PIL.Image.open`` patch (ultralytics/utils/patches.py).
+
+    On an image PIL cannot identify, the patch calls ``check_requirements("pi-heif")``, which tries to
+    pip-install a package from the network, in every part of the process: another plugin's photo check
+    (grid_patrol, safety_services) then answered 500 instead of "not an image". The detector feeds
+    ultralytics numpy frames, never HEIC files, so PIL's own ``open`` is all it needs.
+    """
+    from PIL import Image
+    import ultralytics.utils.patches as patches  # importing it is what applies the patch
+    Image.open = patches._image_open
 
 
 def default_settings_dir() -> Path:
