@@ -13,11 +13,15 @@ import pluggy
 from core import PLUGIN_API_VERSION
 from core.data.store import LatestValue, Store
 from core.data.twin import Alert, AuditEntry, Entity, Incident, IncidentEvent, WarningPublication
+from core.data.photos import (PHOTO_HEADERS, PHOTO_MIME_BY_EXT, CheckedPhoto, PhotoError, PhotoFolders,
+                              check_photo, sniff_image)
+from core.data.records import RecordError, RecordKinds, parse_iso_date
 from core.errors import ConfigError, PluginError, TwinboardError
 from core.geo.gis_import import imported_dem, imported_roads
 from core.plugins.contributions import (SEVERITY_COLORS, AlertDraft, EntityKind, MapLayerSpec, PanelSpec, ProcessSpec,
                                         Reading, RouteSpec, Severity, SourceSpec, ThresholdRule)
 from core.plugins.contributions import DEFAULT_ALERT_MESSAGE, Position
+from core.plugins.expiry import ExpiryRule, day_stamp
 from core.runtime.bus import (AlertAcknowledged, AlertClosed, AlertRaised, Bus, Event, HazardReported, MaterialsDispatched,
                               PluginStateChanged, ReadingsIngested, VideoDetection, WallModeChanged)
 from core.runtime.sources import SourceContext
@@ -77,4 +81,10 @@ __all__ = [
     "WALL_TEXT_MIN_PX", "WALL_FIGURE_MIN_PX", "SECONDARY_CLASS",
     # English screens: a Chinese place or company name without an English form, in English words and pinyin
     "name_en",
+    # evidence photos checked by content (Pillow), stored by hash in a folder per owner, served inertly
+    "check_photo", "sniff_image", "CheckedPhoto", "PhotoError", "PhotoFolders", "PHOTO_HEADERS", "PHOTO_MIME_BY_EXT",
+    # a plugin's records as twin entities with their audit entry; bad input naming the field; dates naming it
+    "RecordKinds", "RecordError", "parse_iso_date",
+    # expiry alerts (certificates, qualifications) from a days-left reading stamped noon of the day
+    "ExpiryRule", "day_stamp",
 ]

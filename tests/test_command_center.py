@@ -455,6 +455,32 @@ def test_wall_long_poll_answers_when_the_mode_changes(app) -> None:
     assert client.get("/api/wall?since=abc&wait=1").status_code in (400, 302, 401)
 
 
+def test_screens_read_the_wall_mode_from_a_cache_that_a_switch_invalidates(app) -> None:
+    """A screen build asks the wall's mode (the badge at first paint); the store is read again only after a
+    WallModeChanged event, not on every build."""
+    from core.runtime.wall import WallWatcher
+    host = host_of(app)
+    watcher = WallWatcher(host.bus)
+    reads: list[str] = []
+    import core.runtime.wall as wall_mod
+    real = wall_mod.wall_state
+    wall_mod.wall_state = lambda store, wall="leaders": reads.append(wall) or real(store, wall)
+    try:
+        before = watcher.state(host.store)
+        for _ in range(5):
+            assert watcher.state(host.store) == before
+        assert len(reads) == 1
+        inc = incidents.open_incident(host.store, "m", kind="fire", title="缓存", lon=121.45, lat=28.67)
+        set_wall_mode(host.store, host.bus, "incident", "m", inc.id)   # publishes WallModeChanged
+        now = watcher.state(host.store)
+        assert now["mode"] == "incident" and now["incident_id"] == inc.id
+        now["mode"] = "changed by a caller"                             # a copy: the cache stays right
+        assert watcher.state(host.store)["mode"] == "incident"
+    finally:
+        wall_mod.wall_state = real
+        set_wall_mode(host.store, host.bus, "routine", "m")
+
+
 def test_incident_timeline_publication_and_wall_on_sqlite_and_postgresql(any_store) -> None:
     """The command centre's tables (migration 0004) through the same store code on both databases."""
     from core.data.migrate import upgrade

@@ -32,6 +32,7 @@ from core.i18n import Translator
 from core.plugins.manifest import Manifest
 from core.plugins.manager import PluginManager, PluginStatus, build_plugin_manager
 from core.runtime.sources import Runtime
+from core.runtime.wall import WallWatcher
 from core.settings import Settings
 from core.data.store import Store, open_store
 from core.data.twin_loader import load_twin_files
@@ -87,6 +88,8 @@ class Host:
         self.active = role == "all"
         #: set while the process stops: long polls answer at once
         self.stopping = threading.Event()
+        #: the walls' modes: long polls wait on it, screens read its cached state (core.runtime.wall)
+        self.walls = WallWatcher(self.bus, self.stopping)
         #: plugins another process reported failed (a worker's source), by name
         self.remote_failures: dict[str, str] = {}
         self.relay: EventRelay | None = None

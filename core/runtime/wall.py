@@ -68,11 +68,31 @@ class WallWatcher:
     waits answer at once, and the walls ask again on a process that stays.
     """
 
+    #: the longest a cached state is trusted without a change event (a safety net for a lost event)
+    CACHE_S = 5.0
+
     def __init__(self, bus: Bus, stopping: threading.Event | None = None) -> None:
         self._cond = threading.Condition()
         self._version = 0
         self._stopping = stopping or threading.Event()
+        self._cache: dict[str, tuple[int, float, dict[str, Any]]] = {}
         bus.subscribe(WallModeChanged, self._changed)
+
+    def state(self, store: Store, wall: str = DEFAULT_WALL) -> dict[str, Any]:
+        """The wall's state, read from the store only after a change event (or ``CACHE_S`` seconds).
+
+        Every screen build asks it (the mode badge at first paint); a switch made in any process reaches
+        this one's bus through the event relay and invalidates the cached state.
+        """
+        with self._cond:
+            version = self._version
+        hit = self._cache.get(wall)
+        now = time.monotonic()
+        if hit is not None and hit[0] == version and now - hit[1] < self.CACHE_S:
+            return dict(hit[2])
+        state = wall_state(store, wall)
+        self._cache[wall] = (version, now, state)   # the version read before the store: a later event re-reads
+        return dict(state)
 
     def _changed(self, _event: WallModeChanged) -> None:
         with self._cond:

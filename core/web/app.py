@@ -180,8 +180,7 @@ def _register_api(server: flask.Flask, host: Host, boards: dict[str, Dashboard])
         events = host.bus.since(cursor)
         return flask.jsonify({"cursor": host.bus.cursor, "events": [e.as_dict() for e in events[-500:]]})
 
-    from core.runtime.wall import WallWatcher
-    watcher = WallWatcher(host.bus, host.stopping)
+    watcher = host.walls
 
     @server.get("/api/wall")
     def _wall() -> Any:

@@ -66,3 +66,28 @@ class PanelContext:
     def text(self, zh: str, en: str) -> str:
         """Pick the Chinese or English literal for the current locale."""
         return en if self.lang == "en" else zh
+
+    def name(self, zh: str, en: str | None = None) -> str:
+        """A place, company, team or person's name in the screen's language: on English screens ``en``
+        when the record has one, else the Chinese name's English form (``core.api.name_en``: known
+        suffixes in English, the rest in pinyin)."""
+        if self.lang != "en" or not zh:
+            return zh
+        from core.names import name_en
+        return en or name_en(zh)
+
+    def original(self, text: str, en: str | None = None) -> Any:
+        """A person's free text (a hazard description, an inspector's finding, a field report) in the
+        screen's language. On English screens: ``en`` when the record carries an English form; otherwise
+        the text as its author wrote it, marked as the original (``<span class="tb-original"
+        lang="zh-CN">``, shown with a small 原文 tag), since no translation runs offline. System text is
+        never passed here: it is written in both languages (``text``)."""
+        from core.names import has_chinese
+        if self.lang != "en" or not text:
+            return text
+        if en:
+            return en
+        if not has_chinese(text):
+            return text
+        from dash import html
+        return html.Span(text, lang="zh-CN", className="tb-original", title="original text (原文)")

@@ -135,9 +135,8 @@ def mode_text(state: dict[str, Any], lang: str, routine: str) -> tuple[str, str]
 def _mode_badge(host: Host, lang: str, routine: str) -> html.Span:
     # The wall's mode as the server knows it when it builds the screen, so the first paint is already right
     # (the browser only follows changes from then on: assets/twinboard.js, pollMode).
-    from core.runtime.wall import wall_state
     try:
-        state = wall_state(host.store)
+        state = host.walls.state(host.store)
     except Exception:   # noqa: BLE001 - a store that cannot answer: the poll corrects the badge once it can
         state = {"mode": "routine"}
     text, cls = mode_text(state, lang, routine)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.api import (AlertDraft, AlertRaised, AuditEntry, Bus, Entity, HazardReported, Reading, ReadingsIngested,
-                      Severity, Store)
+from core.api import (AlertDraft, AlertRaised, AuditEntry, Bus, CheckedPhoto, Entity, HazardReported, PhotoError, Reading,
+                      ReadingsIngested, Severity, Store, check_photo)
 
-from . import photos as ph
 from .model import CATEGORIES, LEVELS, PLUGIN, Grid, PatrolPoint, Twin, checklists, distance_m
+from .photos import PHOTOS
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ANSWERS = ("ok", "issue", "na")
@@ -144,14 +144,14 @@ def _position(form: Mapping[str, Any], grid: Grid, ref: tuple[float, float]) -> 
     return round(lon, 6), round(lat, 6), manual, acc
 
 
-def _photo(data: bytes | None, limits: Limits, required: bool) -> ph.CheckedPhoto | None:
+def _photo(data: bytes | None, limits: Limits, required: bool) -> CheckedPhoto | None:
     if not data:
         if required:
             raise FieldError("photo", "a hazard report needs a photo")
         return None
     try:
-        return ph.check_photo(data, limits.photo_max_bytes, limits.photo_max_pixels)
-    except ph.PhotoError as exc:
+        return check_photo(data, limits.photo_max_bytes, limits.photo_max_pixels)
+    except PhotoError as exc:
         raise FieldError("photo", str(exc)) from None
 
 
@@ -222,10 +222,10 @@ def submit_checkin(store: Store, bus: Bus | None, twin: Twin, who: Who, form: Ma
              "distance_m": dist, "offsite": (not manual) and dist > limits.checkin_max_m,
              "answers": {i.key: answers[i.key] for i in items},
              "issues": [i.key for i in items if answers[i.key] == "issue"], "note": note, "photos": []}
-    had = pic is not None and ph.photo_path(photos_root, grid.id, pic.name) is not None
-    name = ph.save_photo(photos_root, grid.id, pic) if pic else None
+    had = pic is not None and PHOTOS.path(photos_root, grid.id, pic.name) is not None
+    name = PHOTOS.save(photos_root, grid.id, pic) if pic else None
     if name:
-        props["photos"] = [ph.photo_url(grid.id, name)]
+        props["photos"] = [PHOTOS.url(grid.id, name)]
     ent = Entity(id=eid, site_id=None, kind="patrol_checkin", name=f"{point.name} 签到", name_en=f"Check-in {point.name_en}",
                  plugin=PLUGIN, geometry={"type": "Point", "coordinates": [lon, lat]}, properties=props, updated_at=now)
     try:
@@ -239,7 +239,7 @@ def submit_checkin(store: Store, bus: Bus | None, twin: Twin, who: Who, form: Ma
                                                                             "issues", "photos")}))
     except Exception:
         if name and not had:      # nothing partial: the record failed, so its new photo goes too
-            ph.remove_photo(photos_root, grid.id, name)
+            PHOTOS.remove(photos_root, grid.id, name)
         raise
     _publish_readings(store, bus, _checkin_readings(props, twin), "phone")
     return _checkin_out(ent, duplicate=False)
@@ -278,9 +278,9 @@ def submit_report(store: Store, bus: Bus | None, twin: Twin, who: Who, form: Map
     cat_zh = CATEGORIES[category][0]
     title = f"网格上报·{cat_zh}:{description[:40]}"
     enterprise = point.enterprise if point else None
-    had = ph.photo_path(photos_root, grid.id, pic.name) is not None
-    name = ph.save_photo(photos_root, grid.id, pic)
-    url = ph.photo_url(grid.id, name)
+    had = PHOTOS.path(photos_root, grid.id, pic.name) is not None
+    name = PHOTOS.save(photos_root, grid.id, pic)
+    url = PHOTOS.url(grid.id, name)
     props = {"grid": grid.id, "town": grid.town, "point": point.id if point else None, "enterprise": enterprise,
              "worker": _worker(grid, who), "reporter": who.user, "ts": now, "category": category, "level": level,
              "description": description, "lon": lon, "lat": lat, "manual": manual, "accuracy_m": acc,
@@ -297,7 +297,7 @@ def submit_report(store: Store, bus: Bus | None, twin: Twin, who: Who, form: Map
                                                                             "level", "description", "photos")}))
         except Exception:
             if not had:
-                ph.remove_photo(photos_root, grid.id, name)
+                PHOTOS.remove(photos_root, grid.id, name)
             raise
     if bus is not None:
         bus.publish(HazardReported(plugin=PLUGIN, report_id=eid, entity_id=enterprise or "", category=category,

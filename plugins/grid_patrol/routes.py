@@ -15,10 +15,11 @@ from typing import Any
 
 import flask
 
-from core.api import RouteSpec, current_identity
+from core.api import PHOTO_HEADERS, PHOTO_MIME_BY_EXT, RouteSpec, current_identity
 
-from . import evacuation, photos
+from . import evacuation
 from .model import CATEGORIES, GRID_TYPES, LEVELS, PLUGIN, checklists, day_start, load_twin
+from .photos import PHOTOS
 from .reports import FieldError, Forbidden, Limits, Who, reports, submit_checkin, submit_report
 
 log = logging.getLogger(__name__)
@@ -217,13 +218,13 @@ def photo(grid_id: str, name: str) -> Any:
     who = _who()
     if who is None or not who.may(grid_id):
         return _refuse("this photo belongs to another grid")
-    path = photos.photo_path(_photos_root(), grid_id, name)
+    path = PHOTOS.path(_photos_root(), grid_id, name)
     if path is None:
         flask.abort(404)
-    resp = flask.send_file(path, mimetype=photos.MIME_BY_EXT[name.rsplit(".", 1)[1]], max_age=86400,
+    resp = flask.send_file(path, mimetype=PHOTO_MIME_BY_EXT[name.rsplit(".", 1)[1]], max_age=86400,
                            conditional=True, download_name=name)
     resp.headers["Content-Disposition"] = f"inline; filename={name}"
-    resp.headers.update(photos.SAFE_HEADERS)
+    resp.headers.update(PHOTO_HEADERS)
     return resp
 
 

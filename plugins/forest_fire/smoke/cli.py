@@ -60,7 +60,7 @@ def _dataset(args) -> int:
     summary = build_dataset(args.source, args.out, val_units=args.val_units, n_synth_pos=args.synth_pos,
                             n_synth_neg=args.synth_neg, n_bg_train=args.bg_train, n_synth_neg_val=args.synth_neg_val,
                             n_bg_val=args.bg_val, n_removed_train=args.removed_train,
-                            n_removed_val=args.removed_val, seed=args.seed)
+                            n_removed_val=args.removed_val, seed=args.seed, test_units=args.test_units)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -136,6 +136,8 @@ def add_smoke_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
                    help="YOLO folder with manifest.csv (file,label,scene_unit) or images/<camera>/...")
     d.add_argument("--out", type=Path, default=DEFAULT_DATASET)
     d.add_argument("--val-units", nargs="+", default=["U7", "U12"])
+    d.add_argument("--test-units", nargs="+", default=[],
+                   help="scene units left out of train and val (the test split; e.g. --val-units U12 --test-units U7)")
     d.add_argument("--synth-pos", type=int, default=220)
     d.add_argument("--synth-neg", type=int, default=140)
     d.add_argument("--bg-train", type=int, default=120, help="smoke-free crops of real training frames")

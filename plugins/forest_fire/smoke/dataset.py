@@ -206,10 +206,13 @@ def _count(split_dir: Path) -> dict:
 def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_synth_pos: int = 220,
                   n_synth_neg: int = 140, n_bg_train: int = 120, n_synth_neg_val: int = 30,
                   n_bg_val: int = 30, n_removed_train: int = -1, n_removed_val: int = -1,
-                  seed: int = 0, clean: bool = True) -> dict:
+                  seed: int = 0, clean: bool = True, test_units=()) -> dict:
     """Build train/val under ``out_dir`` and return the summary written to ``split.json``.
 
     ``n_removed_*``: real frames with their smoke removed (-1: one per real frame), see ``transplant``.
+    ``test_units``: scene units left out of both train and val (the test split of ``split_three``), so
+    the validation that picks the best epoch never sees them; ``ValueError`` if one is also a val unit
+    or is not in the source.
     """
     source, out_dir = Path(source), Path(out_dir)
     if clean and out_dir.exists():
@@ -218,6 +221,9 @@ def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_sy
         for sub in ("images", "labels"):
             (out_dir / split / sub).mkdir(parents=True, exist_ok=True)
     items = load_items(source)
+    if test_units:
+        items = split_three(items, threshold_units=val_units, test_units=test_units)
+        items = items["train"] + items["threshold"]
     train, val = split_by_unit(items, val_units)
     _write_real(train, out_dir / "train")
     _write_real(val, out_dir / "val")
@@ -239,6 +245,7 @@ def build_dataset(source: Path, out_dir: Path, val_units=DEFAULT_VAL_UNITS, n_sy
         "source": str(source.resolve()),
         "seed": seed,
         "val_units": sorted(set(val_units)),
+        "test_units_left_out": sorted(set(test_units)),
         "train_units": dict(sorted(Counter(it.unit for it in train).items())),
         "val_units_counts": dict(sorted(Counter(it.unit for it in val).items())),
         "train": {**_count(out_dir / "train"), "real": len(train), "bg_crops": n_bg_t,
