@@ -30,6 +30,8 @@ from core.runtime.wall import WallModeError, set_wall_mode, wall_state
 from core.web.auth import current_identity
 from core.web.dashboards import LocalizedText
 from core.web.labels import FONT_FAMILY, text_layer
+from core.web.icons import ICON_NAMES, icon_layer
+from core.web.mapview import fit_view
 from core.web.panel_context import PanelContext, Selection
 from core.web.walltext import SECONDARY_CLASS, WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
 from core.yamlfile import load_yaml
@@ -73,6 +75,10 @@ __all__ = [
     "Position", "DEFAULT_ALERT_MESSAGE",
     # maps: layers on the district one map (register_map_layers), Chinese labels with the bundled font
     "MapLayerSpec", "text_layer", "FONT_FAMILY",
+    # map symbols: shapes tinted by a colour on a map (IconLayer) and in legend chips (tbLegend "icon")
+    "icon_layer", "ICON_NAMES",
+    # a map view that frames a set of places whole (a tilted map included)
+    "fit_view",
     # the bureau's own GIS data (twinboard gis import): the road network's topology, the DEM
     "imported_roads", "imported_dem",
     # the five-level interconnection: what the levels above and below sent (docs/federation.md)

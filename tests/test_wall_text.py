@@ -63,9 +63,16 @@ MEASURE = """([minText, minFigure]) => {
     clipped.push((cutX ? 'x ' + el.scrollWidth + '>' + el.clientWidth : 'y ' + el.scrollHeight + '>' + el.clientHeight)
                  + ': ' + label(el));
   }
+  // a panel's title and freshness label each stay on one line (a long English title gets smaller, then an ellipsis)
+  const wrapped = [];
+  for (const el of canvas.querySelectorAll('.tb-panel-title, .tb-fresh')) {
+    if (!visible(el)) continue;
+    const cs = getComputedStyle(el);
+    if (el.getBoundingClientRect().height > 1.6 * parseFloat(cs.fontSize)) wrapped.push(label(el));
+  }
   const box = (sel) => { const el = document.querySelector(sel); if (!el || !el.textContent.trim()) return null;
     const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
-  return {small, clipped, title: box('.tb-title'), subtitle: box('.tb-district'), badge: box('#tb-mode'),
+  return {small, clipped, wrapped, title: box('.tb-title'), subtitle: box('.tb-district'), badge: box('#tb-mode'),
           clock: box('#tb-clock'), lang: box('.tb-lang')};
 }"""
 
@@ -171,6 +178,7 @@ def test_every_screen_has_wall_sized_unclipped_text_and_a_clear_title(wall_serve
                 m = page.evaluate(MEASURE, [WALL_TEXT_MIN_PX, WALL_FIGURE_MIN_PX])
                 where = f"{uid} ?lang={lang}"
                 issues = [f"small {s}" for s in m["small"]] + [f"clipped {c}" for c in m["clipped"]]
+                issues += [f"wrapped {w}" for w in m["wrapped"]]
                 issues += [f"never rendered: {p}" for p in page.evaluate(
                     "() => Array.from(document.querySelectorAll('#tb-canvas .tb-loading'))"
                     ".map(e => e.closest('[data-panel]').dataset.panel)")]

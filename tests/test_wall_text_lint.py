@@ -50,3 +50,13 @@ def test_the_title_shrinks_to_its_room_and_not_below_the_floor() -> None:
     assert TITLE_MIN_PX <= size < TITLE_MAX_PX
     assert title_font_px(long_en * 4, 1920) == TITLE_MIN_PX
     assert title_font_px(long_en, 3840) == TITLE_MAX_PX     # a wider design canvas has the room
+
+
+def test_a_long_panel_title_stays_on_one_line_smaller_then_with_an_ellipsis() -> None:
+    from core.web.screen import PANEL_TITLE_MAX_PX, PANEL_TITLE_MIN_PX, _panel_title, panel_title_px
+    short = _panel_title("应急一张图", 900)
+    assert "fontSize" not in (getattr(short, "style", None) or {})
+    long_ = _panel_title("Soonest teams and surroundings", 460)        # wrapped onto two lines before
+    assert PANEL_TITLE_MIN_PX <= int(long_.style["fontSize"].removesuffix("px")) < PANEL_TITLE_MAX_PX
+    assert long_.title == "Soonest teams and surroundings"              # the full text when it is cut
+    assert panel_title_px("A very long English panel title that cannot fit in a narrow panel", 300) == PANEL_TITLE_MIN_PX

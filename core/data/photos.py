@@ -42,11 +42,17 @@ class PhotoError(ValueError):
 class CheckedPhoto:
     """A photo ``check_photo`` accepted: its bytes, Pillow format, MIME type, file extension and size in pixels."""
 
+    #: the file's bytes, as sent
     data: bytes
+    #: Pillow's format: ``"JPEG"``, ``"PNG"`` or ``"WEBP"``
     fmt: str
+    #: its MIME type (``image/jpeg``...), to serve it with
     mime: str
+    #: its file extension: ``jpg``, ``png`` or ``webp``
     ext: str
+    #: its width in pixels
     width: int
+    #: its height in pixels
     height: int
 
     @property

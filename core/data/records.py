@@ -10,7 +10,7 @@ plugin) is bad input naming the form field; ``parse_iso_date`` reads a date nami
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +49,9 @@ class RecordKinds:
 
     A record's ``id`` is the entity's id; its ``name``/``name_en`` fields (when it has them) are the
     entity's names; ``lon``/``lat`` fields (when it has them, both set) are a Point geometry; every other
-    field is a property. A record without a ``name`` field is named by the first of ``name_from`` it has
-    non-empty, else by its id. ``error`` is raised (naming the field) for an id that is not such a record.
+    field is a property. The entity's name is ``name_of(record)`` when that gives one, else the record's
+    ``name``, else the first of its ``name_from`` attributes that is not empty, else its id. ``error`` is
+    raised (naming the field) for an id that is not such a record.
     """
 
     #: the plugin the entities are tagged with
@@ -63,6 +64,8 @@ class RecordKinds:
     kind_prefix: str = ""
     #: attributes that name the entity of a record without a ``name`` field, the first non-empty wins
     name_from: tuple[str, ...] = ()
+    #: a record's entity name when it is not the default (e.g. a task: ``"<enterprise> <year>-<month>"``), or None
+    name_of: Callable[[Any], str | None] | None = None
 
     def load(self, cls: type, entity: Entity) -> Any:
         """The record of class ``cls`` an entity holds (properties that are not fields of ``cls`` are ignored)."""
@@ -77,12 +80,13 @@ class RecordKinds:
             vals["lon"], vals["lat"] = entity.geometry["coordinates"][:2]
         return cls(**vals)
 
-    def to_entity(self, obj: Any, name: str | None = None) -> Entity:
-        """The entity row of a record; ``name`` overrides the name it would get (see the class)."""
+    def to_entity(self, obj: Any) -> Entity:
+        """The entity row of a record (named as the class says)."""
         props = asdict(obj)
         props.pop("id")
         own = props.pop("name", None)
-        name = name or own or next((v for v in (getattr(obj, a, "") for a in self.name_from) if v), "") or obj.id
+        name = (self.name_of(obj) if self.name_of else None) or own \
+            or next((v for v in (getattr(obj, a, "") for a in self.name_from) if v), "") or obj.id
         name_en = props.pop("name_en", "")
         geometry = None
         if "lon" in props:

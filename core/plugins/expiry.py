@@ -39,15 +39,21 @@ class ExpiryRule:
     metric: str
     #: alert from this many days left
     warn_days: int
-    #: the alert's titles and messages while it has not expired yet
+    #: the Chinese title while it has not expired yet (template, see above)
     title_zh: str
+    #: the English title while it has not expired yet
     title_en: str
+    #: the Chinese message while it has not expired yet
     message_zh: str
+    #: the English message while it has not expired yet
     message_en: str
-    #: the alert's titles and messages once it has expired
+    #: the Chinese title once it has expired
     expired_title_zh: str
+    #: the English title once it has expired
     expired_title_en: str
+    #: the Chinese message once it has expired (``days``: days since it expired)
     expired_message_zh: str
+    #: the English message once it has expired
     expired_message_en: str
     #: level III (instead of IV) from this many days left
     soon_days: int = 30

@@ -47,7 +47,7 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
         style={"left": f"{p.x}px", "top": f"{p.y}px", "width": f"{p.w}px", "height": f"{p.h}px"},
         children=[
             html.Div(className="tb-panel-head", children=[
-                html.Span(_title(p, host, "en" if locale == "en" else "zh"), className="tb-panel-title"),
+                _panel_title(_title(p, host, "en" if locale == "en" else "zh"), p.w),
                 html.Span(id=ids["fresh"], className="tb-fresh"),
             ]),
             *body,
@@ -58,6 +58,31 @@ def panel_frame(dash_: Dashboard, p: PanelPlacement, host: Host, locale: str) ->
             dcc.Store(id=ids["have"]),
             dcc.Store(id=ids["poke"]),
         ])
+
+
+#: a panel title's size (assets/twinboard.css .tb-panel-title) and the room its header leaves it: side padding
+#: 2 × 16, the accent bar 16, the freshness label ("32 s ago", 16 px) and a gap 96, letter spacing 2 px
+PANEL_TITLE_MAX_PX, PANEL_TITLE_MIN_PX, PANEL_TITLE_ROOM_PX, PANEL_TITLE_SPACING_PX = 22, 18, 32 + 16 + 96, 2
+
+
+def panel_title_px(title: str, panel_width: int, spacing_px: float = PANEL_TITLE_SPACING_PX) -> int:
+    """A panel title's font size: ``PANEL_TITLE_MAX_PX`` when it fits on one line beside the freshness
+    label, else the size that fits, never under ``PANEL_TITLE_MIN_PX`` (past that it ends in an ellipsis)."""
+    ems = text_em(title)
+    room = panel_width - PANEL_TITLE_ROOM_PX - spacing_px * len(title)
+    if ems <= 0:
+        return PANEL_TITLE_MAX_PX
+    return int(max(PANEL_TITLE_MIN_PX, min(PANEL_TITLE_MAX_PX, room / ems)))
+
+
+def _panel_title(title: str, panel_width: int) -> html.Span:
+    # one line, always: a long (English) title first loses its letter spacing, then gets smaller, then ends
+    # in an ellipsis with its full text as a tooltip
+    if panel_title_px(title, panel_width) == PANEL_TITLE_MAX_PX:
+        return html.Span(title, className="tb-panel-title")
+    px = panel_title_px(title, panel_width, spacing_px=0.5)
+    return html.Span(title, className="tb-panel-title", title=title,
+                     style={"fontSize": f"{px}px", "letterSpacing": "0.5px"})
 
 
 #: the title bar's geometry (assets/twinboard.css .tb-titlebar): side padding, gap between columns, each

@@ -21,19 +21,22 @@ from .roads import RoadNetwork, demo_roads
 TEAM_KINDS = ("emergency_team", "micro_station", "fire_rescue_station")
 STATION_KINDS = ("micro_station", "fire_rescue_station", "emergency_team")
 TARGET_KINDS = ("risk_point", "hazard_source", "enterprise", "sme_enterprise", "village")
-#: Layers of the one map: key → (kinds, zh, en, RGB)
+#: Layers of the one map: key → (kinds, zh, en, RGB, icon). Each kind has its own colour and its own shape
+#: (``core.api.ICON_NAMES``): colours far apart (CIEDE2000 ≥ 18, tests/test_command_center.py) from each other and
+#: from the incidents' severity colours (panels.SEV_RGB: red, orange, yellow, blue), readable on the dark map; the
+#: shape tells them apart for a colour-blind viewer.
 LAYERS = {
-    "teams": (("emergency_team",), "救援队伍", "Rescue teams", [60, 220, 120]),
-    "micro": (("micro_station",), "微型救援站", "Micro stations", [120, 240, 170]),
-    "fire": (("fire_rescue_station", "fire_station"), "消防站", "Fire stations", [255, 80, 60]),
-    "depots": (("material_depot", "material_store"), "物资库", "Material stores", [192, 140, 255]),
-    "shelters": (("emergency_shelter", "shelter"), "避难场所", "Shelters", [47, 208, 138]),
-    "medical": (("medical_point", "medical_station"), "医疗点", "Medical points", [255, 255, 255]),
-    "cameras": (("key_camera", "camera"), "重点监控", "Key cameras", [76, 195, 255]),
-    "hazards": (("hazard_source",), "重大危险源", "Major hazard sources", [232, 54, 59]),
-    "parks": (("sme_park",), "小微企业园", "SME parks", [54, 198, 255]),
-    "stations": (("station",), "水文测站", "Hydrological stations", [54, 198, 255]),
-    "risk": (("risk_point",), "风险点", "Risk points", [245, 133, 42]),
+    "teams": (("emergency_team",), "救援队伍", "Rescue teams", [180, 250, 40], "shield"),
+    "micro": (("micro_station",), "微型救援站", "Micro stations", [25, 255, 250], "diamond"),
+    "fire": (("fire_rescue_station", "fire_station"), "消防站", "Fire stations", [255, 175, 190], "star"),
+    "depots": (("material_depot", "material_store"), "物资库", "Material stores", [170, 130, 250], "square"),
+    "shelters": (("emergency_shelter", "shelter"), "避难场所", "Shelters", [0, 170, 175], "house"),
+    "medical": (("medical_point", "medical_station"), "医疗点", "Medical points", [255, 255, 255], "cross"),
+    "cameras": (("key_camera", "camera"), "重点监控", "Key cameras", [145, 215, 255], "camera"),
+    "hazards": (("hazard_source",), "重大危险源", "Major hazard sources", [255, 60, 190], "warning"),
+    "parks": (("sme_park",), "小微企业园", "SME parks", [175, 155, 120], "hexagon"),
+    "stations": (("station",), "水文测站", "Hydrological stations", [155, 150, 160], "drop"),
+    "risk": (("risk_point",), "风险点", "Risk points", [115, 160, 0], "x"),
 }
 
 

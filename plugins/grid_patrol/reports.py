@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.api import (AlertDraft, AlertRaised, AuditEntry, Bus, CheckedPhoto, Entity, HazardReported, PhotoError, Reading,
-                      ReadingsIngested, Severity, Store, check_photo)
+from core.api import (AlertDraft, AlertRaised, AuditEntry, Bus, CheckedPhoto, Entity, HazardReported, PhotoError,
+                      Reading, ReadingsIngested, Severity, Store, check_photo)
 
 from .model import CATEGORIES, LEVELS, PLUGIN, Grid, PatrolPoint, Twin, checklists, distance_m
 from .photos import PHOTOS

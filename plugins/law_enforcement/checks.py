@@ -11,28 +11,22 @@ into alerts (zh/en titles) that open, escalate and close by themselves.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.api import AlertDraft, Reading, Severity, Store
+from core.api import AlertDraft, ExpiryRule, Reading, Severity, Store, day_stamp
 
 from .model import PLUGIN, inspectors, tasks
 
 CERT, OVERDUE, BEHIND = f"{PLUGIN}.cert_expiry", f"{PLUGIN}.task_overdue", f"{PLUGIN}.plan_behind"
 
 
-def _ts(today: dt.date) -> float:
-    """Readings of one day share a time stamp (noon), so a re-check the same day is not stored twice."""
-    return time.mktime(dt.datetime(today.year, today.month, today.day, 12).timetuple())
-
-
 def readings(store: Store, settings: Any, today: dt.date | None = None) -> list[Reading]:
     """What the rules need: days to each certificate's expiry, days each open task is overdue, checks each
     enterprise is behind. A task is reported while open, or while an alert of it is still open (to close it)."""
     today = today or dt.date.today()
-    ts = _ts(today)
+    ts = day_stamp(today)   # readings of one day share a time stamp, so a re-check that day is not stored twice
     out = []
     for i in inspectors(store):
         if i.active and i.cert_expiry:
@@ -51,32 +45,13 @@ def readings(store: Store, settings: Any, today: dt.date | None = None) -> list[
     return out
 
 
-@dataclass(frozen=True)
-class CertRule:
+def cert_rule(warn_days: int) -> ExpiryRule:
     """An enforcement certificate expiring within ``warn_days`` (IV), 30 days (III), or expired (II)."""
-
-    warn_days: int
-    id: str = CERT
-    metric: str = "cert_days_left"
-
-    def evaluate(self, readings: Sequence[Reading]) -> list[AlertDraft]:
-        out = []
-        for r in readings:
-            if r.metric != self.metric or r.value > self.warn_days:
-                continue
-            days = int(r.value)
-            if days < 0:
-                sev, zh, en = Severity.II, "执法证已过期", "Enforcement certificate expired"
-                mzh, men = f"已过期 {-days} 天,不得从事执法检查", f"expired {-days} days ago: may not inspect"
-            else:
-                sev = Severity.III if days <= 30 else Severity.IV
-                zh, en = f"执法证{self.warn_days}天内到期", f"Enforcement certificate expires within {self.warn_days} days"
-                mzh, men = f"剩余 {days} 天,请安排换证", f"{days} days left: renew it"
-            out.append(AlertDraft(self.id, r.entity_id, sev, zh, mzh, r.value, title_en=en, message_en=men))
-        return out
-
-    def clears(self, reading: Reading) -> bool:
-        return reading.value > self.warn_days
+    return ExpiryRule(CERT, "cert_days_left", warn_days,
+                      "执法证{warn_days}天内到期", "Enforcement certificate expires within {warn_days} days",
+                      "剩余 {days} 天,请安排换证", "{days} days left: renew it",
+                      "执法证已过期", "Enforcement certificate expired",
+                      "已过期 {days} 天,不得从事执法检查", "expired {days} days ago: may not inspect")
 
 
 @dataclass(frozen=True)
@@ -122,4 +97,4 @@ class BehindRule:
 
 
 def rules(settings: Any) -> list[Any]:
-    return [CertRule(settings.cert_warn_days), OverdueRule(), BehindRule(settings.behind_threshold)]
+    return [cert_rule(settings.cert_warn_days), OverdueRule(), BehindRule(settings.behind_threshold)]

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from core.api import AuditEntry, Entity, Store
+from core.api import RecordError, RecordKinds, Store, parse_iso_date
 
 PLUGIN = "law_enforcement"
 UNIT, INSPECTOR, TASK, RECORD = "le_unit", "le_inspector", "le_task", "le_record"
@@ -24,23 +23,13 @@ UNIT, INSPECTOR, TASK, RECORD = "le_unit", "le_inspector", "le_task", "le_record
 LOCK = threading.RLock()
 
 
-class LawError(ValueError):
+class LawError(RecordError):
     """Bad input or a step the workflow does not allow; ``field`` names the form field."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(f"field '{field}': {message}" if field else message)
-        self.field = field
-        self.detail = message
 
 
 def parse_date(value: Any, field: str) -> dt.date:
     """``YYYY-MM-DD`` (or a date) → date; LawError naming the field otherwise."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise LawError(f"{value!r} is not a date (YYYY-MM-DD)", field) from None
+    return parse_iso_date(value, field, LawError)
 
 
 def month_end(year: int, month: int) -> dt.date:
@@ -141,69 +130,30 @@ class Record:
         return any(m.get("kind") == "rectify_order" for m in self.measures)
 
 
-_KIND = {Unit: UNIT, Inspector: INSPECTOR, Task: TASK, Record: RECORD}
+def _task_name(obj: Any) -> str | None:
+    return f"{obj.enterprise_name} {obj.year}-{obj.month:02d}" if isinstance(obj, Task) else None
 
 
-def _load(cls: type, e: Entity) -> Any:
-    p = dict(e.properties or {})
-    names = {f.name for f in fields(cls)}
-    vals = {k: v for k, v in p.items() if k in names}
-    vals["id"] = e.id
-    if "name" in names:
-        vals["name"] = e.name
-    if "name_en" in names:
-        vals["name_en"] = e.name_en
-    if cls is Unit and e.geometry and e.geometry.get("type") == "Point":
-        vals["lon"], vals["lat"] = e.geometry["coordinates"][:2]
-    return cls(**vals)
-
-
-def to_entity(obj: Any) -> Entity:
-    """The entity row of a unit, inspector, task or record."""
-    props = asdict(obj)
-    props.pop("id")
-    name = props.pop("name", None) or getattr(obj, "enterprise_name", "") or obj.id
-    name_en = props.pop("name_en", "")
-    geometry = None
-    if isinstance(obj, Unit):
-        lon, lat = props.pop("lon"), props.pop("lat")
-        if lon is not None and lat is not None:
-            geometry = {"type": "Point", "coordinates": [lon, lat]}
-    if isinstance(obj, Task):
-        name = f"{obj.enterprise_name} {obj.year}-{obj.month:02d}"
-    return Entity(id=obj.id, kind=_KIND[type(obj)], name=name, name_en=name_en, plugin=PLUGIN,
-                  geometry=geometry, properties=props)
+#: the records as twin entities: a unit's lon/lat is its Point, a task is named ``<enterprise> <year>-<month>``,
+#: a record by its enterprise
+KINDS = RecordKinds(PLUGIN, {Unit: UNIT, Inspector: INSPECTOR, Task: TASK, Record: RECORD}, LawError, "le_",
+                    ("enterprise_name",), _task_name)
+#: the entity row of a unit, inspector, task or record; one by id (LawError naming the field when there is
+#: none); records stored with one audit entry in one transaction (all or nothing)
+to_entity, get, save = KINDS.to_entity, KINDS.get, KINDS.save
 
 
 def units(store: Store) -> list[Unit]:
-    return [_load(Unit, e) for e in store.entities(kind=UNIT, plugin=PLUGIN)]
+    return KINDS.load_all(store, Unit)
 
 
 def inspectors(store: Store) -> list[Inspector]:
-    return [_load(Inspector, e) for e in store.entities(kind=INSPECTOR, plugin=PLUGIN)]
+    return KINDS.load_all(store, Inspector)
 
 
 def tasks(store: Store, year: int | None = None) -> list[Task]:
-    out = [_load(Task, e) for e in store.entities(kind=TASK, plugin=PLUGIN)]
-    return [t for t in out if year is None or t.year == year]
+    return [t for t in KINDS.load_all(store, Task) if year is None or t.year == year]
 
 
 def records(store: Store, year: int | None = None) -> list[Record]:
-    out = [_load(Record, e) for e in store.entities(kind=RECORD, plugin=PLUGIN)]
-    return [r for r in out if year is None or r.year == year]
-
-
-def get(store: Store, cls: type, obj_id: str, field_name: str = "id") -> Any:
-    """One unit/inspector/task/record by id; LawError naming the field when there is none."""
-    e = store.entity(str(obj_id))
-    if e is None or e.kind != _KIND[cls] or e.plugin != PLUGIN:
-        raise LawError(f"no {_KIND[cls].removeprefix('le_')} {obj_id!r}", field_name)
-    return _load(cls, e)
-
-
-def save(store: Store, objs: Sequence[Any], actor: str, action: str, target: str, old: Any = None,
-         new: Any = None) -> None:
-    """Store ``objs`` and one audit entry in one transaction (all or nothing)."""
-    store.upsert([to_entity(o) for o in objs],
-                 audit=AuditEntry(actor=actor[:64], action=f"{PLUGIN}.{action}"[:64], target=target[:256],
-                                  old=old, new=new))
+    return [r for r in KINDS.load_all(store, Record) if year is None or r.year == year]

@@ -9,12 +9,9 @@ its qualifications; the rule ``safety_services.qualification`` opens (zh/en titl
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from core.api import AlertDraft, Reading, Severity, Store
+from core.api import ExpiryRule, Reading, Store, day_stamp
 
 from .model import PLUGIN, QUALIFICATIONS, agencies
 
@@ -24,7 +21,7 @@ QUAL = f"{PLUGIN}.qualification"
 def readings(store: Store, today: dt.date | None = None) -> list[Reading]:
     """One ``qual_days_left`` reading per agency with qualifications (time stamp: noon of the day)."""
     today = today or dt.date.today()
-    ts = time.mktime(dt.datetime(today.year, today.month, today.day, 12).timetuple())
+    ts = day_stamp(today)
     out = []
     for a in agencies(store):
         if a.qualifications:
@@ -33,36 +30,17 @@ def readings(store: Store, today: dt.date | None = None) -> list[Reading]:
     return out
 
 
-@dataclass(frozen=True)
-class QualificationRule:
+def qualification_rule(warn_days: int) -> ExpiryRule:
     """An agency's qualification (资质) expiring within ``warn_days`` (IV), 30 days (III), or expired (II)."""
-
-    warn_days: int
-    id: str = QUAL
-    metric: str = "qual_days_left"
-
-    def evaluate(self, readings: Sequence[Reading]) -> list[AlertDraft]:
-        out = []
-        for r in readings:
-            if r.metric != self.metric or r.value > self.warn_days:
-                continue
-            days = int(r.value)
-            if days < 0:
-                sev, zh, en = Severity.II, "中介机构资质已过期", "Agency qualification expired"
-                mzh, men = f"已过期 {-days} 天,不得承接相应服务", f"expired {-days} days ago: may not serve"
-            else:
-                sev = Severity.III if days <= 30 else Severity.IV
-                zh, en = "中介机构资质即将到期", "Agency qualification expires soon"
-                mzh, men = f"剩余 {days} 天,请督促延续", f"{days} days left"
-            out.append(AlertDraft(self.id, r.entity_id, sev, zh, mzh, r.value, title_en=en, message_en=men))
-        return out
-
-    def clears(self, reading: Reading) -> bool:
-        return reading.value > self.warn_days
+    return ExpiryRule(QUAL, "qual_days_left", warn_days,
+                      "中介机构资质即将到期", "Agency qualification expires soon",
+                      "剩余 {days} 天,请督促延续", "{days} days left",
+                      "中介机构资质已过期", "Agency qualification expired",
+                      "已过期 {days} 天,不得承接相应服务", "expired {days} days ago: may not serve")
 
 
 def rules(settings: Any) -> list[Any]:
-    return [QualificationRule(settings.qual_warn_days)]
+    return [qualification_rule(settings.qual_warn_days)]
 
 
-__all__ = ["QUALIFICATIONS", "QualificationRule", "readings", "rules"]
+__all__ = ["QUALIFICATIONS", "qualification_rule", "readings", "rules"]

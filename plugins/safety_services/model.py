@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.api import AuditEntry, Entity, Store, load_yaml
+from core.api import RecordError, RecordKinds, Store, load_yaml, parse_iso_date
 
 PLUGIN = "safety_services"
 AGENCY, STAFF, CONTRACT, RECORD = "ss_agency", "ss_staff", "ss_contract", "ss_record"
@@ -34,13 +33,8 @@ QUALIFICATIONS = {"assessment": ("安全评价机构资质", "Safety assessment 
                   "training": ("安全培训机构", "Safety training provider")}
 
 
-class ServiceError(ValueError):
+class ServiceError(RecordError):
     """Bad input or a step the workflow does not allow; ``field`` names the form field."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(f"field '{field}': {message}" if field else message)
-        self.field = field
-        self.detail = message
 
 
 class Refused(PermissionError):
@@ -49,12 +43,7 @@ class Refused(PermissionError):
 
 def parse_date(value: Any, field_name: str) -> dt.date:
     """``YYYY-MM-DD`` (or a date) → date; ServiceError naming the field otherwise."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ServiceError(f"{value!r} is not a date (YYYY-MM-DD)", field_name) from None
+    return parse_iso_date(value, field_name, ServiceError)
 
 
 @lru_cache(maxsize=1)
@@ -149,59 +138,36 @@ class Record:
         return [i for i in self.items if i.get("result") == "finding"]
 
 
-_KIND = {Agency: AGENCY, Staff: STAFF, Contract: CONTRACT, Record: RECORD}
-
-
-def _load(cls: type, e: Entity) -> Any:
-    names = {f.name for f in fields(cls)}
-    vals = {k: v for k, v in (e.properties or {}).items() if k in names}
-    vals["id"] = e.id
-    if "name" in names:
-        vals["name"] = e.name
-    if "name_en" in names:
-        vals["name_en"] = e.name_en
-    return cls(**vals)
-
-
-def to_entity(obj: Any) -> Entity:
-    """The entity row of an agency, staff member, contract or record."""
-    props = asdict(obj)
-    props.pop("id")
-    name = props.pop("name", None) or getattr(obj, "enterprise_name", "") or obj.id
-    name_en = props.pop("name_en", "")
-    return Entity(id=obj.id, kind=_KIND[type(obj)], name=name, name_en=name_en, plugin=PLUGIN, properties=props)
+#: the records as twin entities; a contract or record is named by its enterprise
+KINDS = RecordKinds(PLUGIN, {Agency: AGENCY, Staff: STAFF, Contract: CONTRACT, Record: RECORD}, ServiceError, "ss_",
+                    ("enterprise_name",))
+#: the entity row of an agency, staff member, contract or record; one by id (ServiceError naming the field when
+#: there is none); records stored with one audit entry in one transaction (all or nothing)
+to_entity, get, save = KINDS.to_entity, KINDS.get, KINDS.save
 
 
 def agencies(store: Store) -> list[Agency]:
-    return sorted((_load(Agency, e) for e in store.entities(kind=AGENCY, plugin=PLUGIN)), key=lambda a: a.id)
+    return sorted(KINDS.load_all(store, Agency), key=lambda a: a.id)
 
 
 def staff(store: Store, agency: str | None = None) -> list[Staff]:
-    out = [_load(Staff, e) for e in store.entities(kind=STAFF, plugin=PLUGIN)]
-    return sorted((s for s in out if agency is None or s.agency == agency), key=lambda s: s.id)
+    return sorted((s for s in KINDS.load_all(store, Staff) if agency is None or s.agency == agency),
+                  key=lambda s: s.id)
 
 
 def contracts(store: Store, agency: str | None = None) -> list[Contract]:
-    out = [_load(Contract, e) for e in store.entities(kind=CONTRACT, plugin=PLUGIN)]
-    return sorted((c for c in out if agency is None or c.agency == agency), key=lambda c: c.id)
+    return sorted((c for c in KINDS.load_all(store, Contract) if agency is None or c.agency == agency),
+                  key=lambda c: c.id)
 
 
 def records(store: Store, agency: str | None = None) -> list[Record]:
-    out = [_load(Record, e) for e in store.entities(kind=RECORD, plugin=PLUGIN)]
-    return sorted((r for r in out if agency is None or r.agency == agency), key=lambda r: (r.date, r.id))
-
-
-def get(store: Store, cls: type, obj_id: str, field_name: str = "id") -> Any:
-    """One agency/staff/contract/record by id; ServiceError naming the field when there is none."""
-    e = store.entity(str(obj_id))
-    if e is None or e.kind != _KIND[cls] or e.plugin != PLUGIN:
-        raise ServiceError(f"no {_KIND[cls].removeprefix('ss_')} {obj_id!r}", field_name)
-    return _load(cls, e)
+    return sorted((r for r in KINDS.load_all(store, Record) if agency is None or r.agency == agency),
+                  key=lambda r: (r.date, r.id))
 
 
 def next_id(store: Store, cls: type, prefix: str) -> str:
     """The next free ``<prefix><n:05d>`` (call under LOCK)."""
-    taken = {e.id for e in store.entities(kind=_KIND[cls], plugin=PLUGIN)}
+    taken = {e.id for e in store.entities(kind=KINDS.kinds[cls], plugin=PLUGIN)}
     n = len(taken) + 1
     while f"{prefix}{n:05d}" in taken:
         n += 1
@@ -214,11 +180,3 @@ def public(obj: Any) -> dict[str, Any]:
     d.pop("code_hash", None)
     d.pop("code_salt", None)
     return d
-
-
-def save(store: Store, objs: Sequence[Any], actor: str, action: str, target: str, old: Any = None,
-         new: Any = None) -> None:
-    """Store ``objs`` and one audit entry in one transaction (all or nothing)."""
-    store.upsert([to_entity(o) for o in objs],
-                 audit=AuditEntry(actor=actor[:64], action=f"{PLUGIN}.{action}"[:64], target=target[:256],
-                                  old=old, new=new))

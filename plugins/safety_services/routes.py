@@ -20,9 +20,9 @@ from typing import Any
 
 import flask
 
-from core.api import RouteSpec, current_identity
+from core.api import PHOTO_HEADERS, PHOTO_MIME_BY_EXT, RouteSpec, current_identity
 
-from . import analysis, photos as ph, services as sv
+from . import analysis, photos, services as sv
 from .model import (PLUGIN, QUALIFICATIONS, TITLES, Agency, Contract, Record, Refused, ServiceError, agencies,
                     contracts, get, item_text, public, records, services, staff)
 
@@ -202,11 +202,11 @@ def photo(scope: str | None, record_id: str, name: str) -> Any:
             return flask.jsonify({"error": "no such photo"}), 404
         if scope is not None and (e.properties or {}).get("agency") != scope:
             raise Refused(f"record {record_id} is not one of your agency's records")
-    path = ph.path_of(_photo_root(), record_id, name)
+    path = photos.path_of(_photo_root(), record_id, name)
     if path is None:
         return flask.jsonify({"error": "no such photo"}), 404
-    resp = flask.send_file(path, mimetype=ph.MIME_BY_EXT[path.suffix.lstrip(".")], max_age=3600)
-    resp.headers.update(ph.SAFE_HEADERS)
+    resp = flask.send_file(path, mimetype=PHOTO_MIME_BY_EXT[path.suffix.lstrip(".")], max_age=3600)
+    resp.headers.update(PHOTO_HEADERS)
     resp.headers["Content-Disposition"] = "inline"
     return resp
 

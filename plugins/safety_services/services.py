@@ -25,11 +25,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from core.api import HazardReported, Store
+from core.api import CheckedPhoto, HazardReported, PhotoError, Store, check_photo
 
-from . import photos as ph
 from .model import (LOCK, PLUGIN, QUALIFICATIONS, TITLES, Agency, Contract, Record, Refused, ServiceError, Staff,
                     agencies, get, next_id, parse_date, save, services)
+from .photos import PHOTOS
 
 #: which qualification (资质) a service type needs
 NEEDS = {"assessment": "assessment", "hazard_check": "consulting", "emergency_plan": "consulting",
@@ -230,7 +230,7 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
                 raise ServiceError(f"{s!r} is not an active person of {c.agency}", "staff")
         items = _items(service, body.get("items"))
         by_key = {i["key"]: i for i in items}
-        checked: list[tuple[dict[str, Any], ph.Photo]] = []
+        checked: list[tuple[dict[str, Any], CheckedPhoto]] = []
         if uploads and photo_root is None:
             raise ServiceError("photos cannot be stored here", "photos")
         for key, files in uploads.items():
@@ -242,17 +242,18 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
                 raise ServiceError("at most 4 photos per finding", f"photos.{key}")
             for data in files:
                 try:
-                    checked.append((by_key[key], ph.check(data, settings.photo_max_bytes, settings.photo_max_pixels)))
-                except ph.PhotoError as exc:
+                    photo = check_photo(data, settings.photo_max_bytes, settings.photo_max_pixels)
+                    checked.append((by_key[key], photo))
+                except PhotoError as exc:
                     raise ServiceError(str(exc), f"photos.{key}") from None
         summary = _text(body.get("summary"), "summary", 1000, False)
         rid = next_id(store, Record, "ss.rec.")
         written = []
         try:
             for item, photo in checked:
-                name = ph.save(photo_root, rid, photo)  # type: ignore[arg-type]
+                name = PHOTOS.save(photo_root, rid, photo)  # type: ignore[arg-type]
                 written.append(name)
-                item["photos"].append(ph.url(rid, name))
+                item["photos"].append(PHOTOS.url(rid, name))
             rec = Record(id=rid, contract=c.id, agency=c.agency, enterprise=c.enterprise,
                          enterprise_name=c.enterprise_name, service=service, date=day.isoformat(), staff=team,
                          items=items, summary=summary, filed_by=actor, demo=bool(body.get("demo")))
@@ -260,7 +261,7 @@ def file_record(store: Store, settings: Any, body: dict[str, Any], actor: str, a
                  {"contract": c.id, "service": service, "findings": len(rec.findings()), "photos": len(written)})
         except BaseException:
             for name in written:
-                (photo_root / rid / name).unlink(missing_ok=True)  # type: ignore[operator]
+                PHOTOS.remove(photo_root, rid, name)  # type: ignore[arg-type]
             raise
         return rec
 

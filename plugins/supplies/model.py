@@ -19,11 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from core.api import AuditEntry, Entity, Store
+from core.api import RecordError, RecordKinds, Store, parse_iso_date
 
 PLUGIN = "supplies"
 STORE, ITEM, BATCH, MOVE, STOCK, TAG, HOSTED = ("supply_store", "supply_item", "supply_batch", "supply_move",
@@ -36,23 +35,13 @@ CATEGORIES = {"medicine": ("药品医疗", "Medical"), "tent": ("帐篷", "Tents
               "flood": ("防汛", "Flood")}
 
 
-class SupplyError(ValueError):
+class SupplyError(RecordError):
     """Bad input or a step that is not allowed; ``field`` names the field (``reads[3].epc``)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(f"field '{field}': {message}" if field else message)
-        self.field = field
-        self.detail = message
 
 
 def parse_date(value: Any, field_name: str) -> dt.date:
     """``YYYY-MM-DD`` → date; SupplyError naming the field otherwise."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise SupplyError(f"{value!r} is not a date (YYYY-MM-DD)", field_name) from None
+    return parse_iso_date(value, field_name, SupplyError)
 
 
 @dataclass
@@ -126,64 +115,26 @@ class Hosted:
     demo: bool = False
 
 
-_KIND = {SupplyStore: STORE, Item: ITEM, Batch: BATCH, Hosted: HOSTED}
-
-
-def load(cls: type, e: Entity) -> Any:
-    """A record from its entity."""
-    p = dict(e.properties or {})
-    names = {f.name for f in fields(cls)}
-    vals = {k: v for k, v in p.items() if k in names}
-    vals["id"] = e.id
-    if "name" in names:
-        vals["name"], vals["name_en"] = e.name, e.name_en
-    if "lon" in names and e.geometry and e.geometry.get("type") == "Point":
-        vals["lon"], vals["lat"] = e.geometry["coordinates"][:2]
-    return cls(**vals)
-
-
-def to_entity(obj: Any) -> Entity:
-    """The entity row of a store, item, batch or hosted agreement."""
-    props = asdict(obj)
-    props.pop("id")
-    name = props.pop("name", None) or getattr(obj, "code", "") or obj.id
-    name_en = props.pop("name_en", "")
-    geometry = None
-    if "lon" in props:
-        lon, lat = props.pop("lon"), props.pop("lat")
-        if lon is not None and lat is not None:
-            geometry = {"type": "Point", "coordinates": [lon, lat]}
-    return Entity(id=obj.id, kind=_KIND[type(obj)], name=name, name_en=name_en, plugin=PLUGIN,
-                  geometry=geometry, properties=props)
+#: the records as twin entities: a store's or hosted holder's lon/lat is its Point, a batch is named by its code
+KINDS = RecordKinds(PLUGIN, {SupplyStore: STORE, Item: ITEM, Batch: BATCH, Hosted: HOSTED}, SupplyError, "supply_",
+                    ("code",))
+#: a record from its entity; the entity row of a store, item, batch or hosted agreement; one record by id
+#: (SupplyError naming the field when there is none); records (or ready entities) stored with one audit entry in
+#: one transaction (all or nothing)
+load, to_entity, get, save = KINDS.load, KINDS.to_entity, KINDS.get, KINDS.save
 
 
 def stores(store: Store) -> list[SupplyStore]:
-    return sorted((load(SupplyStore, e) for e in store.entities(kind=STORE, plugin=PLUGIN)), key=lambda s: s.id)
+    return sorted(KINDS.load_all(store, SupplyStore), key=lambda s: s.id)
 
 
 def items(store: Store) -> list[Item]:
-    return sorted((load(Item, e) for e in store.entities(kind=ITEM, plugin=PLUGIN)), key=lambda i: i.id)
+    return sorted(KINDS.load_all(store, Item), key=lambda i: i.id)
 
 
 def batches(store: Store) -> list[Batch]:
-    return sorted((load(Batch, e) for e in store.entities(kind=BATCH, plugin=PLUGIN)), key=lambda b: b.id)
+    return sorted(KINDS.load_all(store, Batch), key=lambda b: b.id)
 
 
 def hosted(store: Store) -> list[Hosted]:
-    return sorted((load(Hosted, e) for e in store.entities(kind=HOSTED, plugin=PLUGIN)), key=lambda h: h.id)
-
-
-def get(store: Store, cls: type, obj_id: str, field_name: str = "id") -> Any:
-    """One record by id; SupplyError naming the field when there is none."""
-    e = store.entity(str(obj_id))
-    if e is None or e.kind != _KIND[cls] or e.plugin != PLUGIN:
-        raise SupplyError(f"no {_KIND[cls].removeprefix('supply_')} {obj_id!r}", field_name)
-    return load(cls, e)
-
-
-def save(store: Store, objs: Sequence[Any], actor: str, action: str, target: str, old: Any = None,
-         new: Any = None) -> None:
-    """Store ``objs`` (records or ready entities) and one audit entry in one transaction (all or nothing)."""
-    rows = [o if isinstance(o, Entity) else to_entity(o) for o in objs]
-    store.upsert(rows, audit=AuditEntry(actor=actor[:64], action=f"{PLUGIN}.{action}"[:64], target=target[:256],
-                                        old=old, new=new))
+    return sorted(KINDS.load_all(store, Hosted), key=lambda h: h.id)
