@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.api import RecordError, RecordKinds, Store, parse_iso_date
+from core.api import Entity, RecordError, RecordKinds, Store, parse_iso_date  # noqa: F401 (Entity: model.Entity)
 
 PLUGIN = "supplies"
 STORE, ITEM, BATCH, MOVE, STOCK, TAG, HOSTED = ("supply_store", "supply_item", "supply_batch", "supply_move",
