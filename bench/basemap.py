@@ -85,7 +85,15 @@ def basemap_kb(tmp: Path) -> dict:
             page.goto(url + "/screen/district")
             page.wait_for_function("() => [...document.querySelectorAll('[data-basemap-level]')].length > 0",
                                    timeout=90000)
-            page.wait_for_timeout(5000)  # every map panel has asked for its level
+            # every map panel has asked for its level: answers have come and no new one for 3 s (a loaded
+            # machine can take 10 s or more to get there, so no fixed wait)
+            seen, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 90
+            while time.monotonic() < deadline:
+                page.wait_for_timeout(500)
+                if len(got) != seen:
+                    seen, quiet_since = len(got), time.monotonic()
+                elif got and time.monotonic() - quiet_since >= 3:
+                    break
             urls = [r.url for r in got]
             browser.close()
         # the bytes as sent, asked again with the browser's Accept-Encoding (the protocol's own body size
