@@ -105,8 +105,9 @@
     return out;
   }
 
-  // Layers a person turns on and off: a panel whose spec has tbLegend ([{ids, label, color}]) gets a
-  // legend of chips on its map; the choice is kept per panel in this browser (localStorage).
+  // Layers a person turns on and off: a panel whose spec has tbLegend ([{ids, label, color, icon?}]) gets a
+  // legend of chips on its map; the choice is kept per panel in this browser (localStorage). A chip with an
+  // icon shows the map's symbol (core/web/icons.py: the atlas cell through a CSS mask) in its colour, else a dot.
   function applyVisibility(entry) {
     if (!entry.deck || !entry.hidden || !Object.keys(entry.hidden).length) { return; }
     entry.deck.setProps({ layers: (entry.deck.props.layers || []).map(function (l) {
@@ -134,8 +135,11 @@
       chip.type = "button";
       chip.className = "tb-legend-chip" + (entry.hidden[it.ids[0]] ? " tb-off" : "");
       chip.dataset.layers = it.ids.join(",");
-      chip.innerHTML = '<span class="tb-legend-dot"></span>';
-      chip.firstChild.style.background = "rgb(" + it.color.slice(0, 3).join(",") + ")";
+      var mark = document.createElement("span"), icon = typeof it.icon === "string" && /^[a-z][a-z0-9_-]*$/.test(it.icon);
+      mark.className = icon ? "tb-legend-icon tb-icon tb-icon-" + it.icon : "tb-legend-dot";
+      if (icon) { mark.dataset.icon = it.icon; }
+      mark.style.backgroundColor = "rgb(" + it.color.slice(0, 3).join(",") + ")";
+      chip.appendChild(mark);
       chip.appendChild(document.createTextNode(it.label));
       chip.addEventListener("click", function (ev) {
         ev.stopPropagation();
@@ -598,6 +602,35 @@
     window.requestAnimationFrame(function () { markQueued = false; markTickers(); });
   }
   window.twinboardMarkTickers = markTickers;
+
+  // Live incidents pulse (issue 19): a map layer with ``tbPulse: true`` in its spec gets a ring drawn under it
+  // that grows and fades every PULSE_MS, so a leader's eye finds a live incident from across the room. Only
+  // uniforms change (radiusScale, opacity): no data is uploaded again. Off when the page is hidden, the
+  // layer is hidden or empty, or the viewer asks for reduced motion.
+  var PULSE_MS = 1600, pulseStill = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  function pulseDecks() {
+    if (pulseStill || document.hidden) { return; }
+    var phase = (Date.now() % PULSE_MS) / PULSE_MS;
+    Object.keys(decks).forEach(function (k) {
+      var entry = decks[k];
+      if (!entry.deck || !entry.host || !entry.host.isConnected) { return; }
+      var layers = entry.deck.props.layers || [], out = [], changed = false;
+      layers.forEach(function (l) {
+        if (!l || /~pulse$/.test(l.id)) { if (l) { changed = true; } return; }
+        var data = l.props.data;
+        if (l.props.tbPulse && l.props.visible !== false && Array.isArray(data) && data.length) {
+          out.push(l.clone({ id: l.id + "~pulse", filled: false, stroked: true, pickable: false,
+                             radiusScale: 1 + 1.8 * phase, opacity: 0.9 * (1 - phase),
+                             lineWidthMinPixels: 3, getLineColor: l.props.getFillColor,
+                             updateTriggers: { getLineColor: l.props.updateTriggers && l.props.updateTriggers.getFillColor } }));
+          changed = true;
+        }
+        out.push(l);
+      });
+      if (changed) { entry.deck.setProps({ layers: out }); entry.host.dataset.pulse = phase.toFixed(2); }
+    });
+  }
+  setInterval(pulseDecks, 66);
 
   window.addEventListener("resize", function () { fitCanvas(); rescaleDecks(); });
   setInterval(function () { tick(); rescaleDecks(); startPlaylist(); trimHistory(); markTickers(); }, 1000);

@@ -42,6 +42,10 @@ def test_wall_switches_to_the_incident_and_back(tmp_path: Path, chromium) -> Non
         screen = wall.frame_locator("#tb-playlist-frame")
         chip = screen.locator('[data-panel="command_center.one_map"] .tb-legend-chip[data-layers="res_teams"]')
         chip.click(timeout=30000)
+        # the chip shows the layer's map symbol (the icon atlas's cell through a CSS mask) in the layer's colour
+        mark = chip.locator(".tb-legend-icon")
+        assert mark.get_attribute("data-icon") == "shield"
+        assert "tb-icons.png" in mark.evaluate("m => getComputedStyle(m).maskImage || getComputedStyle(m).webkitMaskImage")
         host = screen.locator('[data-panel="command_center.one_map"] .tb-deck-host')
         assert "tb-off" in chip.get_attribute("class") and host.get_attribute("data-hidden") == "res_teams"
         chip.click()

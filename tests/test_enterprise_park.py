@@ -345,3 +345,73 @@ def test_a_reported_hazard_is_found_by_its_ref_and_taken_once(any_store) -> None
     assert store.entity(got.id).geometry == {"type": "Point", "coordinates": [121.44, 28.68]}
     found = [a for a in store.audit_log() if a.target == f"inspection:{got.id}"]
     assert [a.action for a in found] == ["enterprise_park.inspection.found"]
+
+
+# -- English screens (issue 19) ------------------------------------------------------------------------
+def _screen_text(node, originals: list[str]) -> str:
+    """A rendered panel's text as a screen shows it (one line per block), each marked original (a person's
+    free text, ``ctx.original``) replaced by a placeholder the way the wall audit takes it out."""
+    from dash import html
+    if node is None:
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return "".join(_screen_text(n, originals) for n in node)
+    if getattr(node, "className", None) == "tb-original":
+        originals.append(str(node.children))
+        return "‹original›"
+    inner = _screen_text(getattr(node, "children", None), originals)
+    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
+
+
+def test_demo_panels_read_in_english_and_show_no_machine_text(make_twin_app):
+    """Every text of the park brain's panels on an English screen is English for the demo (names, roles,
+    industries, chemicals, permits, hazard titles, file records, alert titles); no id shows on any screen.
+    A detection from a camera the park does not know shows the camera's name (another plugin's twin)."""
+    from test_machine_text import english_problems, machine_text_problems
+    from core.api import Entity
+    app, host = plugin_app(make_twin_app, demo_inspections=True)
+    st, now = host.store, time.time()
+    st.upsert([Entity(id="forest_fire.cam_fengshan", site_id=None, kind="camera", name="凤山云台(演示)",
+                      name_en="Fengshan PTZ (demo)", plugin="forest_fire", geometry=None, properties={})])
+    for cam in ("forest_fire.cam_fengshan@west", "other_plugin.cam_gone"):   # one view of a camera known elsewhere,
+        ai_patrol.handle_detection(st, {"camera_id": cam, "kind": "smoke_fire", "confidence": 0.8, "ts": now},
+                                   assigned=False)                           # a camera known nowhere
+    fengshan = next(a for a in st.alerts() if a.entity_id == "forest_fire.cam_fengshan@west")
+    assert fengshan.message_en.startswith("Fengshan PTZ (demo): ") and fengshan.message.startswith("凤山云台(演示) ")
+    ai_patrol.handle_detection(st, {"camera_id": "ep.cam.xiachen.gate", "kind": "no_helmet", "confidence": 0.9,
+                                    "ts": now, "enterprise_id": "ep.ent.xl-crafts"})
+    inspections.DemoLoop().step(st, now)                                  # a live hazard: the "latest" line
+    inspections.escalate_overdue(st, now)
+    host.ingest("enterprise_park", "inspections", inspections.overdue_readings(inspections.all_inspections(st), now))
+    dev = "ep.dev.sj-pharma-ef1"
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", now - 60, 30.0, "°C")])
+    host.ingest("enterprise_park", "mqtt", [Reading(dev, "cable_temp_c", now - 30, 36.0, "°C")])
+    overdue = [a for a in st.alerts() if a.rule_id == "enterprise_park.hazard_overdue"]
+    assert overdue and any(a.rule_id == "enterprise_park.cable_temp_rise" for a in st.alerts())
+    for a in overdue:                       # what the district's alarm list and the interconnection screen show
+        assert not english_problems(f"{a.title_en}\n{a.message_en}"), a
+        assert st.entity(a.entity_id).name_en, a.entity_id
+    renders = [(pid, {}) for pid in ("kpis", "ranking", "inspections", "devices", "review")]
+    renders += [("enterprise", {"enterprise": e.id}) for e in st.entities(kind="sme_enterprise", plugin="enterprise_park")]
+    problems = []
+    for pid, opts in renders:
+        for loc in ("zh_CN", "en"):
+            originals: list[str] = []
+            text = _screen_text(render_panel(app, f"enterprise_park.{pid}", opts, locale=loc), originals)
+            problems += [f"{pid} {opts} {loc}: {p}" for p in machine_text_problems(text)]
+            if loc == "en":
+                problems += [f"{pid} {opts}: {p}" for p in english_problems(text)]
+                problems += [f"{pid} {opts}: demo text marked as a person's original: {o}" for o in originals]
+            if pid == "review":
+                assert ("Fengshan PTZ (demo)" if loc == "en" else "凤山云台(演示)") in text
+                assert ("Unregistered camera" if loc == "en" else "未登记摄像机") in text
+    assert not problems, "\n".join(problems)
+    # a person's own text (a hazard typed in, no English form) shows as the marked original, never as pinyin
+    i = inspections.create(st, enterprise_id="ep.ent.hm-plastic", title="仓库门口堆放纸箱", responsible="吴芳",
+                           deadline=now - 86400, actor="manager1", now=now - 2 * 86400)
+    sys.modules["twinboard_plugins.enterprise_park.risk"]._cache.clear()     # the host's copy of the module
+    originals = []
+    text = _screen_text(render_panel(app, "enterprise_park.inspections", {"limit": 9}, locale="en"), originals)
+    assert "仓库门口堆放纸箱" in originals and not english_problems(text) and i.title_en == ""

@@ -85,7 +85,8 @@ def handle_detection(store: Store, event: dict[str, Any], *, min_confidence: flo
     entity = det.enterprise_id or det.camera_id
     mark = PENDING_MARK if assigned else f"{UNASSIGNED_MARK}·{PENDING_MARK}"
     mark_en = "awaiting review" if assigned else "camera not registered · awaiting review"
-    cam = store.entity(det.camera_id)  # people read the camera's name, never its id
+    # people read the camera's name, never its id ("<camera>@<view>": one view of a camera in another twin)
+    cam = store.entity(det.camera_id) or store.entity(det.camera_id.split("@", 1)[0])
     cam_zh = cam.name if cam else UNASSIGNED_MARK
     cam_en = (cam.name_en or cam.name) if cam else "unregistered camera"
     evidence = {"camera": det.camera_id, "enterprise": det.enterprise_id, "assigned": assigned,
@@ -170,6 +171,7 @@ def review(store: Store, alert_id: int, actor: str, confirmed: bool, note: str =
         if target is not None:
             officer = (ents[target].properties.get("safety_officer") or {}).get("name", "企业安全负责人")
             insp = inspections.create(store, enterprise_id=target, title=f"AI巡查确认:{KINDS[kind][1]}",
+                                      title_en=f"AI patrol confirmed: {KINDS[kind][2]}",
                                       responsible=responsible or officer, deadline=time.time() + deadline_days * 86400,
                                       actor=actor, source="ai_patrol",
                                       level="major" if KINDS[kind][0] <= Severity.II else "general")

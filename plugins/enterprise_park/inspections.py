@@ -66,6 +66,9 @@ class Inspection:
     demo: bool = False
     #: the id of what this hazard came from elsewhere (a grid worker's report), "" for one found here
     ref: str = ""
+    #: the title in English when there is one (the demo's hazards, AI patrol's own wording); a title a
+    #: person typed has none and shows as written, marked as the original, on English screens
+    title_en: str = ""
 
     def overdue_days(self, now: float) -> float:
         """Days past the deadline while rectification is due (found/rectifying); ≤ 0 otherwise."""
@@ -103,7 +106,7 @@ def _save(store: Store, insp: Inspection, geometry: dict | None = None, audit: A
     if geometry is None and not new:
         existing = store.entity(insp.id)
         geometry = existing.geometry if existing is not None else None
-    store.upsert([Entity(id=insp.id, site_id=None, kind=KIND, name=insp.title, name_en="", plugin=PLUGIN,
+    store.upsert([Entity(id=insp.id, site_id=None, kind=KIND, name=insp.title, name_en=insp.title_en, plugin=PLUGIN,
                          geometry=geometry, properties=props, updated_at=time.time())], audit=audit)
 
 
@@ -139,9 +142,11 @@ def _new_id(store: Store, day: str) -> str:
 
 def create(store: Store, *, enterprise_id: str, title: str, responsible: str, deadline: float, actor: str,
            level: str = "general", photos: Sequence[str] = (), source: str = "inspection",
-           now: float | None = None, demo: bool = False, ref: str = "", enterprise: Entity | None = None) -> Inspection:
+           now: float | None = None, demo: bool = False, ref: str = "", enterprise: Entity | None = None,
+           title_en: str = "") -> Inspection:
     """Record a found hazard (发现), audited. ``deadline`` is the rectification deadline (epoch s);
-    ``enterprise``: the enterprise's entity when the caller has just read it (not read again)."""
+    ``enterprise``: the enterprise's entity when the caller has just read it (not read again); ``title_en``:
+    the title in English when the caller wrote it (the entity's ``name_en``, so alerts read in English)."""
     now = time.time() if now is None else now
     if level not in LEVELS:
         raise InspectionError(f"level must be one of {sorted(LEVELS)}")
@@ -157,7 +162,7 @@ def create(store: Store, *, enterprise_id: str, title: str, responsible: str, de
         insp = Inspection(id=_new_id(store, day), enterprise=enterprise_id, park=ent.properties.get("park", ""),
                           title=title.strip(), level=level, state="found", responsible=responsible.strip(),
                           deadline=float(deadline), found_at=now, found_by=actor, source=source,
-                          photos=_check_photos(photos), demo=demo, ref=ref,
+                          photos=_check_photos(photos), demo=demo, ref=ref, title_en=title_en.strip(),
                           history=[{"state": "found", "ts": now, "actor": actor, "note": title.strip()}])
         _save(store, insp, ent.geometry, new=True, audit=AuditEntry(
             actor=actor, action="enterprise_park.inspection.found", target=f"inspection:{insp.id}", old=None,
@@ -271,19 +276,36 @@ DEMO_LIVE = (
     ("ep.ent.hm-plastic", "丙酮桶露天存放、无防晒", "吴芳"),
     ("ep.ent.hy-pump", "油漆调配间电气线路未穿管", "王强"),
 )
+#: the demo's hazard titles in English (the demo writes them, so its English screens read in English)
+DEMO_TITLES_EN = {
+    "液化石油气钢瓶与明火作业区间距不足": "LPG cylinders too close to open-flame work",
+    "电线私拉乱接、插座过载": "Makeshift wiring, overloaded sockets",
+    "车间疏散通道堆放成品": "Finished goods block the workshop escape route",
+    "喷涂间防爆风机损坏": "Spray room explosion-proof fan broken",
+    "配电柜未上锁、柜前堆物": "Switchboard unlocked, goods piled in front",
+    "危化品暂存间甲醇与盐酸混存": "Methanol and hydrochloric acid stored together",
+    "灭火器压力不足": "Fire extinguishers under-pressurised",
+    "天然气管道阀门井积水": "Water in the natural-gas valve pit",
+    "树脂仓库烟感被遮挡": "Smoke detector covered in the resin store",
+    "氧气乙炔钢瓶未分开固定存放": "Oxygen and acetylene cylinders not kept apart",
+    "丙酮桶露天存放、无防晒": "Acetone drums outdoors without shade",
+    "油漆调配间电气线路未穿管": "Paint-mixing room wiring not in conduit",
+}
 
 
 def seed_demo(store: Store, now: float | None = None) -> int:
     """Demo only: some inspections in every state, two of them overdue, when none exist yet."""
     now = time.time() if now is None else now
-    if store.entities(kind=KIND, plugin=PLUGIN):
+    existing = store.entities(kind=KIND, plugin=PLUGIN)
+    if existing:
+        _demo_titles_en(store, existing)
         return 0
     n = 0
     for ent, title, level, who, ago, days, path in DEMO_SEED:
         t0 = now - ago * 86400
         insp = create(store, enterprise_id=ent, title=title, responsible=who, deadline=t0 + days * 86400,
                       actor="demo:园区安全员", level=level, photos=[f"photos/demo/{ent.split('.')[-1]}-found.jpg"],
-                      now=t0, demo=True)
+                      now=t0, demo=True, title_en=DEMO_TITLES_EN[title])
         for k, action in enumerate(path):
             transition(store, insp.id, action, "demo:街道安监站" if action == "approve" else "demo:企业安全员",
                        note={"assign": "已落实整改责任人", "submit": "已整改", "approve": "复核通过,销号"}[action],
@@ -291,6 +313,15 @@ def seed_demo(store: Store, now: float | None = None) -> int:
                        now=t0 + (k + 1) * 3600)
         n += 1
     return n
+
+
+def _demo_titles_en(store: Store, entities: Sequence[Entity]) -> None:
+    """Demo only: give the English title to demo hazards a database kept from before titles had one."""
+    for e in entities:
+        insp = _from_entity(e)
+        if insp.demo and not insp.title_en and insp.title in DEMO_TITLES_EN:
+            insp.title_en = DEMO_TITLES_EN[insp.title]
+            _save(store, insp)
 
 
 class DemoLoop:
@@ -332,6 +363,6 @@ class DemoLoop:
         insp = create(store, enterprise_id=ent, title=title, responsible=who, deadline=now + 3 * 86400,
                       actor="demo:AI巡查+人工确认" if self.k % 2 else "demo:园区安全员",
                       photos=[f"photos/demo/live-{self.k}.jpg"], now=now, demo=True,
-                      source="ai_patrol" if self.k % 2 else "inspection")
+                      source="ai_patrol" if self.k % 2 else "inspection", title_en=DEMO_TITLES_EN[title])
         self.current = insp.id
         return f"{insp.id} found"

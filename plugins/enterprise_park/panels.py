@@ -27,6 +27,20 @@ TYPE_TEXT = {"meter": ("智能电表", "Meter"), "elec_fire": ("电气火灾", "
              "smoke": ("烟感", "Smoke")}
 MAIN_METRIC = {"meter": "power_kw", "elec_fire": "cable_temp_c", "gas": "gas_lel_pct", "smoke": "smoke_alarm"}
 STAR = "★"
+#: one line that ends in "…" when it is too long for its panel (English is longer than Chinese)
+ONE_LINE = {"whiteSpace": "nowrap", "overflow": "hidden", "textOverflow": "ellipsis", "minWidth": 0}
+#: the park brain's system vocabulary in its records (roles of inspectors and actors, inspection results,
+#: how a chemical is held, permit types): shown in English on English screens
+VOCAB_EN = {
+    "园区安全员": "Park safety officer", "企业安全员": "Enterprise safety officer", "街道安监站": "Street safety office",
+    "第三方服务机构(微型服务站)": "Third-party service (micro station)", "企业安全负责人": "Enterprise safety lead",
+    "AI巡查+人工确认": "AI patrol + human check", "系统": "System",
+    "已销号": "closed", "合格": "passed", "整改中": "rectifying", "不合格": "failed",
+    "使用": "in use", "储存": "stored",
+    "营业执照": "Business licence", "燃气使用安全评估": "Gas safety assessment",
+    "危化品储存备案": "Hazchem storage filing", "危险化学品经营许可证(仓储)": "Hazchem trading permit (storage)",
+}
+DEMO_ACTOR = "demo:"
 
 
 def _snap(ctx: PanelContext) -> risk.Snapshot:
@@ -36,7 +50,29 @@ def _snap(ctx: PanelContext) -> risk.Snapshot:
 
 
 def _name(ctx: PanelContext, e: Any) -> str:
-    return (e.name_en or e.name) if ctx.lang == "en" else e.name
+    return ctx.name(e.name, e.name_en)
+
+
+def _vocab(ctx: PanelContext, zh: str) -> Any:
+    """A word of the records' vocabulary (a result, a permit type) in the screen's language; a word the table
+    does not know was typed by a person: shown as written, marked as the original."""
+    en = VOCAB_EN.get(zh)
+    return ctx.text(zh, en) if en else ctx.original(zh)
+
+
+def _person(ctx: PanelContext, who: str) -> str:
+    """Who did something: a role of the vocabulary, ``system``, or a person's or user's name; ``demo:<role>``
+    (the demo's own actors) as that role marked as the demo."""
+    demo = who.startswith(DEMO_ACTOR)
+    who = who[len(DEMO_ACTOR):] if demo else who
+    text = ctx.text("系统", "system") if who == "system" else (
+        ctx.text(who, VOCAB_EN[who]) if who in VOCAB_EN else ctx.name(who))
+    return text + (ctx.text("(演示)", " (demo)") if demo else "")
+
+
+def _title(ctx: PanelContext, insp: inspections.Inspection) -> Any:
+    """A hazard's title: its English form when it has one, else as written (a person's text)."""
+    return ctx.original(insp.title, insp.title_en)
 
 
 def _pct(x: float) -> str:
@@ -78,20 +114,26 @@ def ranking(ctx: PanelContext) -> Any:
     """Parks ranked by risk (mean of enterprises + a quarter of the gap to the worst), with their worst enterprise."""
     snap = _snap(ctx)
     rows = []
+    ents = {e.id: e for e in snap.enterprises}
     for n, (park, value, mine) in enumerate(snap.park_ranking(), 1):
         star = int(park.properties.get("star_rating") or 0)
         worst = mine[0] if mine else None
         color = worst.grade[3] if worst else MUTED
-        rows.append(html.Div(style={"padding": "5px 0", "borderBottom": "1px solid rgba(29,79,143,0.5)"}, children=[
-            html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px"}, children=[
-                html.Span([html.B(f"{n}  ", style={"color": "var(--tb-accent)"}), _name(ctx, park)]),
+        rows.append(html.Div(style={"padding": "3px 0", "borderBottom": "1px solid rgba(29,79,143,0.5)"}, children=[
+            html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px", "gap": "8px",
+                            "lineHeight": "24px"},
+                     children=[
+                html.Span([html.B(f"{n}  ", style={"color": "var(--tb-accent)"}), _name(ctx, park)], style=ONE_LINE),
                 html.Span([html.Span(STAR * star if star else ctx.text("未评星", "unrated"),
                                      style={"color": "#f6d33c", "marginRight": "10px", "fontSize": "16px"}),
-                           html.B(f"{value:.0f}", style={"color": color})])]),
+                           html.B(f"{value:.0f}", style={"color": color})], style={"whiteSpace": "nowrap"})]),
             _bar(value, color),
-            html.Div(style={"fontSize": "16px", "color": MUTED, "marginTop": "2px"}, children=(
-                f"{ctx.text('最高', 'worst')}: {worst.name} {worst.total:.0f} · {len(mine)} {ctx.text('家企业', 'enterprises')}"
-                if worst else ctx.text("无企业", "no enterprises")))]))
+            html.Div(style={"fontSize": "16px", "color": MUTED, "marginTop": "2px", "display": "flex",
+                            "lineHeight": "20px"}, children=[
+                html.Span(f"{ctx.text('最高', 'worst')}: "
+                          f"{_name(ctx, ents[worst.enterprise]) if worst.enterprise in ents else ''}", style=ONE_LINE),
+                html.Span(f"\u00a0{worst.total:.0f} · {len(mine)} {ctx.text('家企业', 'enterprises')}",
+                          style={"whiteSpace": "nowrap"})] if worst else ctx.text("无企业", "no enterprises"))]))
     return html.Div(rows, style={"overflowY": "hidden"})
 
 
@@ -109,7 +151,10 @@ def _pick_enterprise(ctx: PanelContext, snap: risk.Snapshot) -> Any | None:
 
 
 def enterprise(ctx: PanelContext) -> Any:
-    """一企一档: one enterprise's file and the explanation of its risk score (rotates through the riskiest)."""
+    """一企一档: one enterprise's file and the explanation of its risk score (rotates through the riskiest).
+
+    On English screens the file's own English forms are shown (``industry_en``, a chemical's ``name_en``, a
+    history record's ``findings_en``); without one the text shows as written, marked as the original."""
     snap = _snap(ctx)
     ent = _pick_enterprise(ctx, snap)
     if ent is None:
@@ -124,7 +169,15 @@ def enterprise(ctx: PanelContext) -> Any:
     officer = p.get("safety_officer") or {}
     small = {"fontSize": "16px", "color": MUTED}
     line = {"fontSize": "17px", "margin": "2px 0", "whiteSpace": "nowrap", "overflow": "hidden", "textOverflow": "ellipsis"}
-    factors = [html.Div(style={"display": "grid", "gridTemplateColumns": "120px 1fr 44px", "alignItems": "center",
+    chem_text = [[ctx.original(str(c.get("name", "")), c.get("name_en")), ctx.text("(", " ("),
+                  _vocab(ctx, str(c.get("use", ""))), ctx.text(f" {c.get('max_stock_t', '?')}t)", f" {c.get('max_stock_t', '?')} t)")]
+                 for c in chems]
+    permits = [[_vocab(ctx, str(x.get("type", ""))),
+                ctx.text(f" (至{x['valid_until']})", f" (until {x['valid_until']})")
+                if x.get("valid_until") and x.get("valid_until") != "长期" else ""] for x in p.get("permits") or []]
+    sep = ctx.text("、", ", ")
+    factors = [html.Div(style={"display": "grid", "gridTemplateColumns": ctx.text("120px", "170px") + " 1fr 44px",
+                               "alignItems": "center",
                                "gap": "6px", "fontSize": "16px", "margin": "2px 0"}, children=[
         html.Span(f.zh if ctx.lang == "zh" else f.en), _bar(f.points * 4, g[3]),
         html.Span(f"+{f.points:g}", style={"textAlign": "right"})]) for f in sc.factors]
@@ -134,24 +187,31 @@ def enterprise(ctx: PanelContext) -> Any:
                                              "whiteSpace": "nowrap", "textOverflow": "ellipsis", "maxWidth": "300px"}),
             html.Div([html.Span(f"{sc.total:.0f}", style={"fontSize": "34px", "fontWeight": 700, "color": g[3]}),
                       html.Span(" " + (g[1] if ctx.lang == "zh" else g[2]), style={"color": g[3], "fontSize": "17px"})])]),
-        html.Div(f"{_name(ctx, park) if park else ''} · {p.get('industry', '')} · {p.get('staff', '?')}"
-                 f"{ctx.text('人', ' staff')} · {p.get('area_m2', '?')} m²", style=small),
-        html.Div(f"{ctx.text('安全负责人', 'Safety officer')}: {officer.get('name', '-')} {officer.get('phone', '')}",
-                 style=line),
+        html.Div([f"{_name(ctx, park) if park else ''} · ", ctx.original(str(p.get("industry", "")), p.get("industry_en")),
+                  f" · {p.get('staff', '?')}{ctx.text('人', ' staff')} · {p.get('area_m2', '?')} m²"], style=small),
+        html.Div(f"{ctx.text('安全负责人', 'Safety officer')}: {_person(ctx, officer.get('name', '-'))} "
+                 f"{str(officer.get('phone', '')).replace('(演示)', ctx.text('(演示)', '(demo)'))}", style=line),
         html.Div([html.Span(ctx.text("危化品: ", "Chemicals: "), style={"color": MUTED}),
-                  "、".join(f"{c['name']}({c.get('use', '')} {c.get('max_stock_t', '?')}t)" for c in chems)
-                  or ctx.text("无", "none")], style=line),
+                  *(_joined(chem_text, sep) or [ctx.text("无", "none")])], style=line),
         html.Div([html.Span(ctx.text("证照: ", "Permits: "), style={"color": MUTED}),
-                  "、".join(f"{x['type']}" + (f" (至{x['valid_until']})" if x.get("valid_until") != "长期" else "")
-                           for x in p.get("permits") or [])], style=line),
+                  *_joined(permits, sep)], style=line),
         html.Div(ctx.text("风险评分构成", "Why this score"), style={"marginTop": "6px", "fontWeight": 700, "fontSize": "17px"}),
         *factors,
         html.Div(ctx.text("检查记录", "Inspection history"), style={"marginTop": "6px", "fontWeight": 700, "fontSize": "17px"}),
-        *[html.Div(f"{i.title} · {inspections.STATE_TEXT[i.state][0 if ctx.lang == 'zh' else 1]}", style=line)
+        *[html.Div([_title(ctx, i), f" · {inspections.STATE_TEXT[i.state][0 if ctx.lang == 'zh' else 1]}"], style=line)
           for i in sorted(mine, key=lambda i: -i.found_at)[:2]],
-        *[html.Div(f"{h.get('date')} {h.get('inspector', '')}: {h.get('findings', '')} ({h.get('result', '')})",
-                   style=line | small) for h in hist],
+        *[html.Div([f"{h.get('date')} {_person(ctx, str(h.get('inspector', '')))}: ",
+                    ctx.original(str(h.get("findings", "")), h.get("findings_en")), " (",
+                    _vocab(ctx, str(h.get("result", ""))), ")"], style=line | small) for h in hist],
     ])
+
+
+def _joined(groups: list[list[Any]], sep: str) -> list[Any]:
+    """The parts of each group with ``sep`` between groups (children of one line: texts and marked originals)."""
+    out: list[Any] = []
+    for k, group in enumerate(groups):
+        out += ([sep] if k else []) + group
+    return out
 
 
 def inspections_panel(ctx: PanelContext) -> Any:
@@ -178,16 +238,16 @@ def inspections_panel(ctx: PanelContext) -> Any:
     rows = []
     for i in overdue[: int(ctx.options.get("limit", 4))]:
         esc = inspections.ESCALATION[i.escalation - 1] if i.escalation else None
+        due, late = time.strftime("%m-%d", time.localtime(i.deadline)), i.overdue_days(now)
         color = {1: SEVERITY_COLORS[3], 2: SEVERITY_COLORS[2], 3: SEVERITY_COLORS[1]}.get(i.escalation, SEVERITY_COLORS[4])
         rows.append(html.Div(style={"borderLeft": f"5px solid {color}", "padding": "2px 8px", "margin": "4px 0",
                                     "background": "rgba(232,54,59,0.08)"}, children=[
-            html.Div(f"{_name(ctx, ents[i.enterprise]) if i.enterprise in ents else i.enterprise} · {i.title}",
-                     style={"fontSize": "17px", "whiteSpace": "nowrap", "overflow": "hidden", "textOverflow": "ellipsis"}),
-            html.Div(f"{ctx.text('责任人', 'Resp.')} {i.responsible} · {ctx.text('期限', 'due')} "
-                     f"{time.strftime('%m-%d', time.localtime(i.deadline))} · {ctx.text('超期', 'overdue')} "
-                     f"{i.overdue_days(now):.1f}{ctx.text('天', ' d')}"
-                     + (f" · {ctx.text('已升级', 'to')} {esc[2] if ctx.lang == 'zh' else esc[3]}" if esc else ""),
-                     style={"fontSize": "16px", "color": MUTED})]))
+            html.Div([f"{_name(ctx, ents[i.enterprise]) if i.enterprise in ents else ''} · ", _title(ctx, i)],
+                     style={"fontSize": "17px", "lineHeight": "22px"} | ONE_LINE),
+            html.Div(ctx.text(f"责任人 {i.responsible} · 期限 {due} · 超期 {late:.1f}天",
+                              f"{_person(ctx, i.responsible)} · due {due}, {late:.1f} d late")
+                     + (f" · {ctx.text('已升级', '→')} {esc[2 if ctx.lang == 'zh' else 3]}" if esc else ""),
+                     style={"fontSize": "16px", "color": MUTED, "lineHeight": "20px"} | ONE_LINE)]))
     live = recent[0] if recent else None
     return html.Div(style={"display": "flex", "flexDirection": "column", "height": "100%"}, children=[
         html.Div(stages, style={"display": "flex", "gap": "2px"}),
@@ -196,8 +256,8 @@ def inspections_panel(ctx: PanelContext) -> Any:
                         "color": SEVERITY_COLORS[1] if overdue else OK}),
         *rows,
         html.Div([html.Span(ctx.text("最新动态: ", "Latest: "), style={"color": MUTED}),
-                  f"{live.title} → {inspections.STATE_TEXT[live.state][0 if ctx.lang == 'zh' else 1]}"
-                  f" ({live.history[-1]['actor'] if live.history else ''})"] if live else "",
+                  _title(ctx, live), f" → {inspections.STATE_TEXT[live.state][0 if ctx.lang == 'zh' else 1]}"
+                  + (f" ({_person(ctx, str(live.history[-1]['actor']))})" if live.history else "")] if live else "",
                  style={"fontSize": "16px", "marginTop": "auto", "whiteSpace": "nowrap", "overflow": "hidden",
                         "textOverflow": "ellipsis"}),
     ])
@@ -238,7 +298,7 @@ def devices(ctx: PanelContext) -> Any:
         age = f"{snap.now - main.ts:.0f}s" if main else "-"
         cells.append(html.Div(style={"borderLeft": f"5px solid {color}", "padding": "2px 8px",
                                      "background": "rgba(54,198,255,0.06)", "minWidth": 0}, children=[
-            html.Div(f"{(ent.name[:6] if ent and ctx.lang == 'zh' else (ent.name_en.split(' ')[0] if ent else ''))} "
+            html.Div(f"{(ent.name[:6] if ctx.lang == 'zh' else _name(ctx, ent).split(' ')[0]) if ent else ''} "
                      f"{TYPE_TEXT.get(dtype, (dtype, dtype))[0 if ctx.lang == 'zh' else 1]}",
                      style={"fontSize": "16px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
                             "lineHeight": "20px"}),
@@ -271,17 +331,30 @@ def review(ctx: PanelContext) -> Any:
     ctx.data_time = time.time()
     limit = int(ctx.options.get("limit", 6))
 
+    def who(a: Any) -> Any:
+        """The alert's camera, enterprise, device or hazard by name: a camera of another plugin (an unassigned
+        detection) by its twin's name ("<camera>@<view>": that camera's), one no twin knows as an unregistered
+        camera, never by its id."""
+        e = names.get(a.entity_id) or ctx.store.entity(a.entity_id) or ctx.store.entity(a.entity_id.split("@", 1)[0])
+        if e is None:
+            return ctx.text("未登记摄像机", "Unregistered camera") if a.rule_id.startswith(ai_patrol.RULE_PREFIX) \
+                else ctx.text("未知对象", "Unknown object")
+        return ctx.original(e.name, e.name_en) if e.kind == inspections.KIND else _name(ctx, e)
+
     def row(a: Any, tag: str) -> html.Div:
-        e = names.get(a.entity_id)
-        return html.Div(style={"display": "flex", "gap": "8px", "alignItems": "center", "margin": "3px 0",
-                               "fontSize": "17px", "whiteSpace": "nowrap", "overflow": "hidden"}, children=[
-            html.Span(LEVEL_ZH[a.severity] if ctx.lang == "zh" else f"L{a.severity}", className="tb-alert-badge",
-                      style={"background": SEVERITY_COLORS[a.severity], "padding": "0 6px", "borderRadius": "3px",
-                             "color": "#000" if a.severity == 3 else "#fff", "fontSize": "16px"}),
-            html.Span(tag, style={"color": "#e678ff" if tag.startswith("AI") else "var(--tb-accent)", "fontSize": "16px"}),
-            html.Span(f"{(_name(ctx, e) if e else a.entity_id)[:14]} · {a.title}",
-                      style={"overflow": "hidden", "textOverflow": "ellipsis", "flex": 1}),
-            html.Span(time.strftime("%H:%M", time.localtime(a.opened_at)), style={"color": MUTED, "fontSize": "16px"})])
+        """Two lines: level, kind, who and when; then the alert's title (English titles need the width)."""
+        return html.Div(style={"margin": "3px 0", "lineHeight": "22px"}, children=[
+            html.Div(style={"display": "flex", "gap": "8px", "alignItems": "center", "fontSize": "17px"}, children=[
+                html.Span(LEVEL_ZH[a.severity] if ctx.lang == "zh" else f"L{a.severity}", className="tb-alert-badge",
+                          style={"background": SEVERITY_COLORS[a.severity], "padding": "0 6px", "borderRadius": "3px",
+                                 "color": "#000" if a.severity == 3 else "#fff", "fontSize": "16px",
+                                 "whiteSpace": "nowrap"}),
+                html.Span(tag, style={"color": "#e678ff" if tag.startswith("AI") else "var(--tb-accent)",
+                                      "fontSize": "16px", "whiteSpace": "nowrap"}),
+                html.Span(who(a), style=ONE_LINE | {"flex": "1 1 0"}),
+                html.Span(time.strftime("%H:%M", time.localtime(a.opened_at)), style={"color": MUTED, "fontSize": "16px"})]),
+            html.Div(a.title_in(ctx.lang), style=ONE_LINE | {"fontSize": "16px", "lineHeight": "20px",
+                                                             "paddingLeft": "8px"})])
     items = [row(a, ctx.text("AI待复核", "AI review")) for a in pend[:limit]]
     items += [row(a, "IoT" if a.entity_id.startswith("ep.dev.") else ctx.text("隐患", "Hazard"))
               for a in others[: max(0, limit - len(items))]]
