@@ -394,3 +394,61 @@ def test_every_panel_renders_in_both_languages_with_the_demo_history(make_twin_a
     assert len(grids["data"]["features"]) == len(host(app).store.entities(kind="grid"))
     assert "Covered today" in str(render_panel(app, "grid_patrol.kpis", locale="en"))
     assert "三甲街道" in str(render_panel(app, "grid_patrol.coverage"))
+
+
+# -- English screens (issue 19) -----------------------------------------------------------------------------------
+def _screen_text(node, originals: list[str]) -> str:
+    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
+    replaced by a placeholder, as the wall audit takes it out."""
+    from dash import html
+    if node is None:
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return "".join(_screen_text(n, originals) for n in node)
+    if getattr(node, "className", None) == "tb-original":
+        originals.append(str(node.children))
+        return "‹original›"
+    inner = _screen_text(getattr(node, "children", None), originals)
+    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
+
+
+def test_the_demo_reports_read_in_english_on_an_english_screen(make_twin_app) -> None:
+    """Issue 19: the demo's reports carry their description in English (``description_en``): the latest
+    reports and the map's report tooltips read in English on ``?lang=en``, in Chinese as written otherwise."""
+    from test_machine_text import english_problems, machine_text_problems
+    app = make_twin_app(plugins_dir=ROOT / "plugins", plugin_allowlist=["grid_patrol"], run_sources=False,
+                        plugin_config={"grid_patrol": {"settings": {"demo_live": False}}})
+    n = len(entities(app, "patrol_report"))
+    assert n >= 10
+    shown = {}
+    for loc in ("zh_CN", "en"):
+        originals: list[str] = []
+        shown[loc] = _screen_text(render_panel(app, "grid_patrol.reports", {"limit": n}, locale=loc), originals)
+        assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
+    assert not english_problems(shown["en"]), english_problems(shown["en"])
+    assert "Fire safety: E-bike charging in a stairwell" in shown["en"]
+    assert "消防安全:电动车在楼道内充电" in shown["zh_CN"]
+    reps = next(layer for layer in render_panel(app, "grid_patrol.map", locale="en")["layers"]
+                if layer["id"] == "gp-reports")["data"]
+    assert reps and not english_problems("\n".join(f"{r['name']}: {r['info']}" for r in reps))
+
+
+def test_a_workers_own_report_shows_as_the_original_and_its_alert_reads_in_english(app) -> None:
+    """A real report has no English form: English screens show its description as written, marked as the
+    original; the alert it raises names level and category in English and leaves the Chinese text out."""
+    from test_machine_text import english_problems
+    users(app)
+    c = login(app, "gw1")
+    desc = "配电房屋顶漏水,电缆沟积水"
+    r = post(c, "reports", {"key": "rpt-00000009", "category": "electrical", "level": "major", "manual": "1",
+                            "description": desc}, jpeg())
+    assert r.status_code == 201, r.get_data(as_text=True)
+    (alert,) = [a for a in host(app).store.alerts() if a.rule_id == "grid_patrol.hazard"]
+    assert alert.title_en == "Major: Grid report · Electrical" and desc in alert.title
+    assert alert.message_en == "see the report's description and photo · reported by gw1"
+    assert not english_problems(f"{alert.title_en}\n{alert.message_en}")
+    originals: list[str] = []
+    text = _screen_text(render_panel(app, "grid_patrol.reports", locale="en"), originals)
+    assert originals == [desc] and "Electrical: ‹original›" in text and not english_problems(text)

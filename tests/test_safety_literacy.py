@@ -404,3 +404,51 @@ def test_outreach_points_keep_their_coordinates_and_the_demo_ones_are_on_land(ap
     off = [(e.id, e.geometry["coordinates"]) for e in events
            if not (is_on_land(*e.geometry["coordinates"][:2]) and contains_district(*e.geometry["coordinates"][:2]))]
     assert not off, off
+
+
+# -- English screens (issue 19) ------------------------------------------------------------------------------
+def _screen_text(node, originals: list[str]) -> str:
+    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
+    replaced by a placeholder, as the wall audit takes it out."""
+    from dash import html
+    if node is None:
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return "".join(_screen_text(n, originals) for n in node)
+    if getattr(node, "className", None) == "tb-original":
+        originals.append(str(node.children))
+        return "‹original›"
+    inner = _screen_text(getattr(node, "children", None), originals)
+    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
+
+
+def test_government_units_read_in_english_by_their_kind() -> None:
+    unit_en = _mod("records").unit_en
+    assert unit_en("白云街道网格") == "Baiyun Subdistrict grid"
+    assert unit_en("下陈街道应急管理办公室") == "Xiachen Subdistrict emergency office"
+    assert unit_en("大陈镇安监站") == "Dachen Town safety station"
+    assert unit_en("区应急管理局") == "District Emergency Management Bureau"
+    assert unit_en("区应急管理局执法大队") == "District EM Bureau enforcement brigade"
+    assert unit_en("某某塑料厂") == ""                  # not a government unit: the screen falls back to pinyin
+
+
+def test_the_demo_shortfalls_read_in_english_on_an_english_screen(make_twin_app) -> None:
+    """Issue 19: every unit short of a target (enterprises, street grids, street offices) is named in English
+    on ``?lang=en`` (the enterprise's twin name_en, a government unit by its kind); Chinese stays Chinese."""
+    from test_machine_text import english_problems, machine_text_problems
+    app = make_twin_app(builtin=True, plugin_allowlist=[PLUGIN, "chemical_park", "enterprise_park"], run_sources=False,
+                        plugin_config={"enterprise_park": {"settings": {"demo_broker": False, "demo_inspections": False}}})
+    snap = _mod("kpis").compute(store_of(app))
+    assert {g.target for g in snap.gaps} >= {"frontline", "cadre", "grid_worker"}
+    assert all(g.unit_en for g in snap.gaps), [g.unit for g in snap.gaps if not g.unit_en]
+    shown = {}
+    for loc in ("zh_CN", "en"):
+        originals: list[str] = []
+        shown[loc] = _screen_text(render_panel(app, f"{PLUGIN}.shortfall", {"limit": len(snap.gaps)}, locale=loc),
+                                  originals)
+        assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
+    assert not english_problems(shown["en"]), english_problems(shown["en"])
+    assert "Baiyun Subdistrict grid" in shown["en"] and "Qiansuo fireworks depot (demo)" in shown["en"]
+    assert "白云街道网格" in shown["zh_CN"] and "前所烟花爆竹配送站(演示)" in shown["zh_CN"]

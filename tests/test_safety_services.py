@@ -284,6 +284,65 @@ def test_demo_and_every_panel_in_both_languages(make_twin_app) -> None:
     assert "已过期" in str(render_panel(app, "safety_services.qualifications"))
 
 
+# -- English screens (issue 19) -------------------------------------------------------------------------------------
+def _screen_text(node, originals: list[str]) -> str:
+    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
+    replaced by a placeholder, as the wall audit takes it out."""
+    from dash import html
+    if node is None:
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return "".join(_screen_text(n, originals) for n in node)
+    if getattr(node, "className", None) == "tb-original":
+        originals.append(str(node.children))
+        return "‹original›"
+    inner = _screen_text(getattr(node, "children", None), originals)
+    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
+
+
+def test_the_demo_findings_read_in_english_and_a_real_one_shows_as_the_original(make_twin_app) -> None:
+    """Issue 19: the demo's copied-looking pair shows its findings in English on ``?lang=en`` (the demo records
+    carry ``note_en``); an agency's own finding without an English form shows as written, marked as the
+    original; one with ``note_en`` shows that. Chinese screens show the notes as written."""
+    from test_machine_text import english_problems, machine_text_problems
+    app = make_twin_app(plugins_dir=ROOT / "plugins", plugin_allowlist=["safety_services", "enterprise_park"],
+                        run_sources=False, plugin_config={"enterprise_park": QUIET["enterprise_park"]})
+    shown = {}
+    for loc in ("zh_CN", "en"):
+        originals: list[str] = []
+        shown[loc] = _screen_text(render_panel(app, "safety_services.copied", {"limit": 5}, locale=loc), originals)
+        assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
+    assert not english_problems(shown["en"]), english_problems(shown["en"])
+    assert "Punch press guard missing; no two-hand control" in shown["en"] and "1 look-alike pair " in shown["en"]
+    assert "冲床防护罩缺失,未设双手操作按钮" in shown["zh_CN"]
+
+
+def test_an_agencys_finding_without_english_shows_as_the_marked_original(app) -> None:
+    from test_machine_text import english_problems
+    st = host(app).store
+    aid, staff = agency(st)
+    note = "仓库出口堆放纸箱,疏散通道被堵塞,消防通道不畅"
+    for ent in (ENT, ENT2):
+        c, _ = contract(app, aid, ent)
+        body = record_body(c.id, staff, hc_exits=note)
+        if ent == ENT2:                  # the same finding, this time with its English form
+            body["items"]["hc_exits"]["note_en"] = "Cartons at the store's exit; escape route blocked"
+        file(app, body)
+    assert [f.get("note_en") for r in model.records(st) for f in r.findings()] == \
+        [None, "Cartons at the store's exit; escape route blocked"]
+    originals: list[str] = []
+    text = _screen_text(render_panel(app, "safety_services.copied", locale="en"), originals)
+    assert originals == [note] and "Cartons at the store's exit; escape route blocked" in text
+    assert not english_problems(text)
+    body = record_body(c.id, staff, hc_exits=note)
+    body["items"]["hc_exits"]["note_en"] = "x" * 501
+    with pytest.raises(ServiceError) as err:
+        file(app, body)
+    assert err.value.field == "items.hc_exits.note_en"
+
+
 # -- roles and the agency scope ------------------------------------------------------------------------------------
 def test_agency_role_needs_an_agency_scope_and_the_cli_sets_it(tmp_path, monkeypatch, capsys) -> None:
     import yaml

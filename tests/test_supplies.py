@@ -345,3 +345,32 @@ def test_the_command_centre_alone_takes_no_stock_for_a_drill(twin_store) -> None
     real = incidents.open_incident(twin_store, "d", kind="chemical_leak", title="泄漏", lon=121.47, lat=28.66)
     incidents.dispatch(twin_store, real.id, "d", [], [{"depot": "cc.depot.chem", "sku": "suit", "count": 8}])
     assert depot_count(twin_store, "cc.depot.chem", "suit") == 32
+
+
+@pytest.mark.browser
+def test_the_english_stock_table_fits_its_panel_in_chromium(tmp_path, chromium) -> None:
+    """The wall audit found the English stock table 7 px wider than its panel (``clipped x 465>458``): fixed
+    columns keep it inside, a cut name ends in an ellipsis with its full text as a title, no text under the
+    wall minimum. Measured the way tests/test_wall_text.py measures every screen."""
+    from conftest import start_server
+    from test_wall_text import MEASURE, settle
+    from core.api import WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
+    server = start_server(tmp_path, plugin_allowlist=["supplies", "alerts"])
+    ctx = chromium.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        for lang in ("en", "zh"):
+            page = ctx.new_page()
+            page.goto(f"{server.url}/screen/supplies?lang={lang}")
+            settle(page)
+            page.wait_for_selector("[data-panel='supplies.stock'] tbody tr")
+            m = page.evaluate(MEASURE, [WALL_TEXT_MIN_PX, WALL_FIGURE_MIN_PX])
+            mine = [x for x in m["clipped"] + m["small"] if "supplies.stock" in x]
+            assert not mine, (lang, mine)
+            body = page.evaluate("() => { const b = document.querySelector(\"[data-panel='supplies.stock'] .tb-panel-body\");"
+                                 " return [b.scrollWidth, b.clientWidth, b.querySelectorAll('tbody tr').length]; }")
+            assert body[0] <= body[1] and body[2] >= 10, (lang, body)
+            page.close()
+    finally:
+        ctx.close()
+        server.proc.terminate()
+        server.proc.wait(20)

@@ -23,13 +23,19 @@ from .reports import Who
 
 log = logging.getLogger(__name__)
 
-DEMO_REPORTS = (  # category, description, days ago, hour
-    ("electrical", "出租房楼道电线老化、私拉乱接", 0, 9.5), ("fire", "电动车在楼道内充电", 0, 10.2),
-    ("escape", "沿街店铺后门被货物堵塞", 1, 15.0), ("gas", "餐饮店液化气钢瓶无固定、软管老化", 1, 11.3),
-    ("flood", "低洼路段排水口被垃圾堵塞", 2, 16.4), ("geological", "山体坡脚出现新裂缝约3米", 2, 9.1),
-    ("building", "老旧住宅外墙瓷砖空鼓", 3, 14.2), ("fire", "林区入山口有焚烧痕迹", 3, 10.7),
-    ("hazmat", "小作坊油漆桶露天堆放", 4, 13.5), ("electrical", "配电箱箱门缺失", 5, 9.8),
-    ("flood", "河道护岸局部塌陷", 5, 15.6), ("other", "废弃厂房围墙倾斜", 6, 11.0),
+DEMO_REPORTS = (  # category, description, its English form, days ago, hour
+    ("electrical", "出租房楼道电线老化、私拉乱接", "Aged, makeshift wiring in a rented block's stairwell", 0, 9.5),
+    ("fire", "电动车在楼道内充电", "E-bike charging in a stairwell", 0, 10.2),
+    ("escape", "沿街店铺后门被货物堵塞", "Street shop's back door blocked by goods", 1, 15.0),
+    ("gas", "餐饮店液化气钢瓶无固定、软管老化", "Restaurant's LPG cylinders not secured; hoses aged", 1, 11.3),
+    ("flood", "低洼路段排水口被垃圾堵塞", "Drain on a low-lying road blocked by rubbish", 2, 16.4),
+    ("geological", "山体坡脚出现新裂缝约3米", "New crack of about 3 m at the foot of a slope", 2, 9.1),
+    ("building", "老旧住宅外墙瓷砖空鼓", "Loose facade tiles on an old housing block", 3, 14.2),
+    ("fire", "林区入山口有焚烧痕迹", "Traces of burning at a forest entrance", 3, 10.7),
+    ("hazmat", "小作坊油漆桶露天堆放", "Paint drums stacked in the open at a workshop", 4, 13.5),
+    ("electrical", "配电箱箱门缺失", "Distribution box door missing", 5, 9.8),
+    ("flood", "河道护岸局部塌陷", "River bank revetment partly collapsed", 5, 15.6),
+    ("other", "废弃厂房围墙倾斜", "Derelict factory's wall leaning", 6, 11.0),
 )
 
 
@@ -60,7 +66,7 @@ def seed_history(store: Store, twin: Twin, now: float | None = None, days: int =
     store.ingest(readings)
     rows = []
     grids = list(twin.grids.values())
-    for n, (cat, text, ago, hour) in enumerate(DEMO_REPORTS):
+    for n, (cat, text, text_en, ago, hour) in enumerate(DEMO_REPORTS):
         g = grids[(n * 5) % len(grids)]
         pts = twin.grid_points(g.id)
         p = pts[n % len(pts)] if pts else None
@@ -68,8 +74,8 @@ def seed_history(store: Store, twin: Twin, now: float | None = None, days: int =
         lon, lat = (p.lon, p.lat) if p else g.office
         props = {"grid": g.id, "town": g.town, "point": p.id if p else None, "enterprise": None,
                  "worker": g.workers[0] if g.workers else None, "reporter": "demo:网格员", "ts": ts, "category": cat,
-                 "level": "general", "description": text, "lon": lon, "lat": lat, "manual": False, "accuracy_m": 12.0,
-                 "photos": [], "alerted": False, "demo": True}
+                 "level": "general", "description": text, "description_en": text_en, "lon": lon, "lat": lat,
+                 "manual": False, "accuracy_m": 12.0, "photos": [], "alerted": False, "demo": True}
         rows.append(Entity(id=f"gp.rpt.demo-{n + 1:02d}", site_id=None, kind="patrol_report",
                            name=f"网格上报·{CATEGORIES[cat][0]}:{text}", name_en=f"Grid report · {CATEGORIES[cat][1]}",
                            plugin=PLUGIN, geometry={"type": "Point", "coordinates": [lon, lat]}, properties=props,

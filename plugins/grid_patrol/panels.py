@@ -185,9 +185,16 @@ def latest_reports(ctx: PanelContext) -> Any:
         tags = [ctx.text(lv[0], lv[1])]
         if p.get("enterprise"):
             tags.append(ctx.text("已转园区闭环", "to park loop"))
+        # the worker's description: in English where the report carries it (the demo's), else as written,
+        # marked as the original; a cut line keeps its full text as a tooltip
+        if ctx.lang == "zh":
+            what = tip = r.name.removeprefix("网格上报·")
+        else:
+            head = r.name_en.removeprefix("Grid report · ")       # as the Chinese line: the category first
+            what = [f"{head}: ", ctx.original(p.get("description", ""), p.get("description_en"))]
+            tip = f"{head}: {p.get('description_en') or p.get('description', '')}"
         rows.append(html.Div(style={"borderLeft": f"5px solid {color}", "padding": "2px 8px", "margin": "4px 0"}, children=[
-            html.Div(r.name.removeprefix("网格上报·") if ctx.lang == "zh" else f"{r.name_en}: {p.get('description', '')}",
-                     style={"fontSize": "16px"} | ELLIPSIS),
+            html.Div(what, title=tip, style={"fontSize": "16px"} | ELLIPSIS),
             html.Div(f"{time.strftime('%m-%d %H:%M', time.localtime(float(p.get('ts', 0))))} · "
                      f"{_name(ctx, g.name, g.name_en) if g else p.get('grid')} · {' · '.join(tags)}",
                      style={"fontSize": "16px", "color": MUTED} | ELLIPSIS)]))
@@ -255,7 +262,9 @@ def grid_map(ctx: PanelContext) -> pdk.Deck:
         if float(p.get("ts", 0)) < since or p.get("lon") is None:
             continue
         sev = LEVELS.get(p.get("level", "general"), LEVELS["general"])[2] or 4
-        reps.append({"position": [p["lon"], p["lat"]], "id": r.id, "name": r.name, "info": p.get("description", ""),
+        reps.append({"position": [p["lon"], p["lat"]], "id": r.id, "name": _name(ctx, r.name, r.name_en),
+                     "info": (p.get("description_en") or p.get("description", "")) if ctx.lang == "en" else
+                     p.get("description", ""),
                      "color": _rgb(SEVERITY_COLORS[sev], 255)})
     routes = [{"path": line, "id": gid} for gid, line in twin.routes.items() if line]
     layers = [

@@ -309,12 +309,21 @@ def submit_report(store: Store, bus: Bus | None, twin: Twin, who: Who, form: Map
     return _report_out(ent, duplicate=False)
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def raise_hazard_alert(store: Store, bus: Bus | None, report: Entity, severity: Severity) -> Any:
     """A serious report → an alert on the report (one per report), published as ``AlertRaised``."""
     p = report.properties
     lv = LEVELS[p["level"]]
+    # English screens: the level and category in English; the worker's description only where the report
+    # carries an English form (an alert has no place to mark an original span)
+    en_desc = p.get("description_en") or ("" if _HAN.search(p["description"]) else p["description"])
     draft = AlertDraft(HAZARD_RULE, report.id, severity, f"{lv[0]}:{report.name.removeprefix('网格上报·')}",
                        f"{p['description'][:120]} · 上报人 {p['reporter']}",
+                       title_en=f"{lv[1]}: {report.name_en or 'Grid report'}" + (f": {en_desc[:60]}" if en_desc else ""),
+                       message_en=(f"{en_desc[:120]} · " if en_desc else "see the report's description and photo · ")
+                       + f"reported by {p['reporter']}",
                        details={"grid": p["grid"], "category": p["category"], "level": p["level"],
                                 "photos": p["photos"], "enterprise": p.get("enterprise"), "lon": p["lon"], "lat": p["lat"]})
     alert, changed = store.raise_alert(draft, PLUGIN)

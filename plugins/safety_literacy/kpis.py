@@ -70,6 +70,7 @@ class Gap:
     required: int
     done: int
     missing: list[str] = field(default_factory=list)   # names where known
+    unit_en: str = ""      # the unit's English name (an enterprise's name_en, a government unit's by its suffix)
 
     @property
     def short(self) -> int:
@@ -129,7 +130,7 @@ class Snapshot:
                 "three_types": {"done": self.three_types.done, "required": self.three_types.required,
                                 "rate": round(self.three_types.rate, 4)},
                 "enterprises": [e.__dict__ for e in self.enterprises],
-                "shortfalls": [{"unit": g.unit, "target": g.target, "required": g.required, "done": g.done,
+                "shortfalls": [{"unit": g.unit, "unit_en": g.unit_en, "target": g.target, "required": g.required, "done": g.done,
                                 "short": g.short, "missing": g.missing[:50]} for g in self.gaps],
                 "hours": {k: {"hours": h, "people": n} for k, (h, n) in self.hours.items()},
                 "outreach": {k: {"events": e, "people": p} for k, (e, p) in self.outreach_channels.items()}}
@@ -163,7 +164,7 @@ def compute(store: Store, today: dt.date | None = None, period_days: int = 365, 
             missing = sorted(m["person"] for m in members if _key(m["person"], m["unit"]) not in done_by[role])
             total += len(members) - len(missing)
             if missing:
-                gaps.append(Gap(unit, role, len(members), len(members) - len(missing), missing))
+                gaps.append(Gap(unit, role, len(members), len(members) - len(missing), missing, R.unit_en(unit)))
         participation[role] = Share(total, len(people))
 
     # high-risk enterprises: front-line coverage and 三类人员
@@ -191,13 +192,13 @@ def compute(store: Store, today: dt.date | None = None, period_days: int = 365, 
         if trained < workers:
             names = sorted({r["person"] for r in by_unit_cat[(e.id, "frontline")]
                             if not is_valid(r, today, period_days)})
-            gaps.append(Gap(e.name, "frontline", workers, trained, names))
+            gaps.append(Gap(e.name, "frontline", workers, trained, names, e.name_en or ""))
         for c in ("principal", "safety_manager"):
             if not has[c]:
-                gaps.append(Gap(e.name, c, 1, 0, sorted({r["person"] for r in by_unit_cat[(e.id, c)]})))
+                gaps.append(Gap(e.name, c, 1, 0, sorted({r["person"] for r in by_unit_cat[(e.id, c)]}), e.name_en or ""))
         if expired:
             gaps.append(Gap(e.name, "certificates", len(three), len(three) - expired,
-                            sorted(r["person"] for r in three if not is_valid(r, today, period_days))))
+                            sorted(r["person"] for r in three if not is_valid(r, today, period_days)), e.name_en or ""))
 
     # 三类人员: the newest record per person and category decides
     newest: dict[tuple[str, ...], R.Stored] = {}

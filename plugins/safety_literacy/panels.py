@@ -94,17 +94,21 @@ def shortfall(ctx: PanelContext) -> Any:
         zh, en = TARGET_TEXT.get(g.target, (g.target, g.target))
         who = "、".join(g.missing[:4]) + ("…" if len(g.missing) > 4 else "")
         rate = g.done / g.required if g.required else 1.0
+        unit = ctx.name(g.unit, g.unit_en)     # a cut name keeps its full text as a tooltip
+        detail = f"{g.done}/{g.required}" + (f" · {who}" if who else "")
         rows.append(html.Div(className="sl-gap", style={"padding": "5px 0", "borderBottom": "1px solid rgba(29,79,143,0.5)"},
                              children=[
             html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "18px", "gap": "8px"},
-                     children=[html.Span(g.unit, style={"overflow": "hidden", "whiteSpace": "nowrap",
-                                                        "textOverflow": "ellipsis"}),
+                     children=[html.Span(unit, title=unit,
+                                         style={"overflow": "hidden", "whiteSpace": "nowrap",
+                                                "textOverflow": "ellipsis"}),
                                html.Span([html.Span(ctx.text(zh, en), style={"color": MUTED, "fontSize": "16px",
-                                                                             "marginRight": "8px"}),
+                                                                             "marginRight": "4px"}),
+                                          " ",      # read as two words: "… cert. short 1", never "cert.short"
                                           html.B(f"{ctx.text('缺', 'short')} {g.short}",
                                                  style={"color": _rate_color(rate)})],
                                          style={"whiteSpace": "nowrap"})]),
-            html.Div(f"{g.done}/{g.required}" + (f" · {who}" if who else ""),
+            html.Div(detail, title=detail,
                      style={"fontSize": "16px", "color": MUTED, "whiteSpace": "nowrap", "overflow": "hidden",
                             "textOverflow": "ellipsis"})]))
     more = len(snap.gaps) - limit

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core.api import Entity, Store
+from core.api import Entity, Store, name_en
 
 PLUGIN = "safety_literacy"
 KIND_TRAINING = "safety_literacy_training"
@@ -66,6 +66,29 @@ BASE_TYPES: dict[str, tuple[str, str, str]] = {
     "experience_hall": ("应急安全体验馆", "Safety experience hall", "#ff8a3c"),
     "training_base": ("教育培训基地", "Training base", "#c08cff"),
 }
+
+
+#: government units that keep rosters (system vocabulary): suffix → English, longest first. A unit named
+#: "<place><suffix>" reads "<place in English> <suffix in English>" on English screens (unit_en).
+UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("区应急管理局执法大队", "District EM Bureau enforcement brigade"),
+    ("应急管理局执法大队", "EM Bureau enforcement brigade"),
+    ("区应急管理局", "District Emergency Management Bureau"), ("应急管理局", "Emergency Management Bureau"),
+    ("应急管理办公室", "emergency office"), ("应急管理办", "emergency office"), ("应急管理站", "emergency station"),
+    ("安监站", "safety station"), ("执法大队", "enforcement brigade"), ("网格", "grid"),
+)
+
+
+def unit_en(unit: str) -> str:
+    """A roster unit's English form: a known government-unit suffix in English after its place's English
+    name (``"下陈街道应急管理办公室"`` → ``"Xiachen Subdistrict emergency office"``); "" when no suffix is
+    known (the screen then uses the name's pinyin form)."""
+    u = norm(unit)
+    for zh, en in UNIT_SUFFIXES:
+        if u.endswith(zh):
+            place = u[: -len(zh)]
+            return f"{name_en(place)} {en}" if place else en
+    return ""
 
 
 def norm(text: Any) -> str:

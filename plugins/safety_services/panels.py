@@ -89,12 +89,14 @@ def _agency_name(ctx: PanelContext, s: Snap, aid: str) -> str:
     a = next((a for a in s.agencies if a.id == aid), None)
     if a is None:
         return aid
-    return (a.name_en or a.name) if ctx.lang == "en" else a.name
+    return ctx.name(a.name, a.name_en)      # English screens: its English name, else the name in pinyin
 
 
 def _ent_name(ctx: PanelContext, s: Snap, eid: str, fallback: str) -> str:
     e = s.enterprises.get(eid)
-    return (e.name_en or e.name) if e is not None and ctx.lang == "en" else fallback
+    if e is None:
+        return ctx.name(fallback)
+    return ctx.name(e.name, e.name_en) if ctx.lang == "en" else fallback
 
 
 def _svc(ctx: PanelContext, key: str) -> str:
@@ -243,6 +245,17 @@ def quality(ctx: PanelContext) -> Any:
         html.Div(note, style={"fontSize": "16px", "color": MUTED, "marginTop": "auto", "lineHeight": "20px"})])
 
 
+def _notes(ctx: PanelContext, r: Record) -> list[Any]:
+    """A record's findings as the agency wrote them: on English screens each in English where the record
+    has it (``note_en``), else marked as the original (``PanelContext.original``)."""
+    out: list[Any] = []
+    for i, f in enumerate(r.findings()):
+        if i:
+            out.append(ctx.text(";", "; "))
+        out.append(ctx.original(f["note"], f.get("note_en")))
+    return out
+
+
 def copied(ctx: PanelContext) -> Any:
     """Records of one service type at different enterprises whose findings text is near-identical."""
     s = snapshot(ctx)
@@ -250,7 +263,7 @@ def copied(ctx: PanelContext) -> Any:
         return _empty(ctx, "未发现雷同服务记录", "No copied-looking records")
     by_id = {r.id: r for r in s.records}
     rows = [html.Div(ctx.text(f"疑似雷同 {len(s.copied)} 对(相似度 ≥ {100 * ctx.settings.copy_threshold:.0f}%)",
-                              f"{len(s.copied)} look-alike pairs (similarity ≥ {100 * ctx.settings.copy_threshold:.0f}%)"),
+                              f"{len(s.copied)} look-alike pair{'' if len(s.copied) == 1 else 's'} (similarity ≥ {100 * ctx.settings.copy_threshold:.0f}%)"),
                      style={"fontSize": "17px", "fontWeight": 700})]
     for p in s.copied[: int(ctx.options.get("limit", 3))]:
         a, b = by_id[p.a], by_id[p.b]
@@ -258,9 +271,9 @@ def copied(ctx: PanelContext) -> Any:
         def said(r: Record) -> html.Div:
             return html.Div([html.Div(f"{_ent_name(ctx, s, r.enterprise, r.enterprise_name)} · {r.date}",
                                       style={"fontSize": "16px", "color": ACCENT, **_ELL}),
-                             html.Div(";".join(f["note"] for f in r.findings()),
-                                      style={"fontSize": "16px", "color": "#c9d8ee", "lineHeight": "20px",
-                                             "maxHeight": "40px", "overflow": "hidden"})], style={"marginTop": "3px"})
+                             html.Div(_notes(ctx, r), style={"fontSize": "16px", "color": "#c9d8ee",
+                                                             "lineHeight": "20px", "maxHeight": "80px",
+                                                             "overflow": "hidden"})], style={"marginTop": "3px"})
         rows.append(_row([
             html.Div([html.B(f"{100 * p.similarity:.0f}% ", style={"color": RED}), _svc(ctx, p.service), " · ", agency],
                      style={"fontSize": "16px", **_ELL}), said(a), said(b)], RED))

@@ -198,6 +198,11 @@ def _items(service: str, raw: Any) -> list[dict[str, Any]]:
             if level not in LEVELS:
                 raise ServiceError(f"{level!r} is not one of {', '.join(LEVELS)}", f"{where}.level")
             item["level"] = level
+            # the finding in English too, when the agency writes one (shown on English screens; without
+            # it they show the note as written, marked as the original)
+            note_en = _text(v.get("note_en"), f"{where}.note_en", 500, required=False)
+            if note_en:
+                item["note_en"] = note_en
         out.append(item)
     return out
 

@@ -20,6 +20,9 @@ from .model import CATEGORIES, Batch, Hosted, Item, SupplyStore, hosted
 MUTED, OK, ACCENT = "var(--tb-muted)", "var(--tb-ok)", "#36c6ff"
 RED, ORANGE, YELLOW, BLUE = (SEVERITY_COLORS[s] for s in (1, 2, 3, 4))
 ROW = {"whiteSpace": "nowrap", "overflow": "hidden", "textOverflow": "ellipsis"}
+#: the stock table's cells and its fixed store and stock columns (the item column takes the rest)
+CELL = {"padding": "6px 6px"}
+STORE_COL, STOCK_COL = "122px", "130px"
 
 
 @dataclass
@@ -108,21 +111,27 @@ def stock(ctx: PanelContext) -> Any:
                 continue
             ratio = qty / norm if norm else 1.0
             color = RED if ratio < 0.5 else ORANGE if ratio < 1 else OK
+            name, where = _name(ctx, it), _short(ctx, st)
             rows.append((ratio, html.Tr([
-                html.Td(_name(ctx, it), style={**ROW, "maxWidth": "170px"}),
-                html.Td(_short(ctx, st), style={**ROW, "color": MUTED, "maxWidth": "110px"}),
+                html.Td(name, title=name, style={**ROW, **CELL}),     # a cut name keeps its full text as a tooltip
+                html.Td(where, title=where, style={**ROW, **CELL, "color": MUTED}),
                 html.Td([html.Div([html.Span(f"{qty}/{norm}", style={"color": color}),
-                                   html.Span(it.unit, style={"color": MUTED, "fontSize": "16px", "marginLeft": "2px"})]),
+                                   html.Span(it.unit, style={"color": MUTED, "fontSize": "16px", "marginLeft": "2px"})],
+                                  title=f"{qty}/{norm} {it.unit}", style=ROW),
                          html.Div(style={"background": "rgba(54,198,255,0.12)", "height": "6px", "borderRadius": "3px"},
                                   children=html.Div(style={"width": f"{min(100.0, 100 * ratio):.0f}%", "height": "100%",
                                                            "background": color, "borderRadius": "3px"}))],
-                        style={"textAlign": "right", "fontVariantNumeric": "tabular-nums", "whiteSpace": "nowrap"})])))
+                        style={**CELL, "textAlign": "right", "fontVariantNumeric": "tabular-nums",
+                               "whiteSpace": "nowrap"})])))
     if not rows:
         return _empty(ctx, "暂无库存", "No stock")
     rows.sort(key=lambda r: r[0])
-    return html.Table(className="tb-table", style={"width": "100%", "fontSize": "16px", "tableLayout": "auto"}, children=[
-        html.Thead(html.Tr([html.Th(ctx.text("物资", "Item")), html.Th(ctx.text("库", "Store")),
-                            html.Th(ctx.text("库存/定额", "Stock/norm"), style={"textAlign": "right"})])),
+    # fixed columns: the table never runs past its panel (English names are longer); item takes what is left
+    return html.Table(className="tb-table", style={"width": "100%", "fontSize": "16px", "tableLayout": "fixed"}, children=[
+        html.Colgroup([html.Col(), html.Col(style={"width": STORE_COL}), html.Col(style={"width": STOCK_COL})]),
+        html.Thead(html.Tr([html.Th(h, title=h, style={**ROW, **CELL, **({"textAlign": "right"} if i == 2 else {})})
+                            for i, h in enumerate((ctx.text("物资", "Item"), ctx.text("库", "Store"),
+                                                   ctx.text("库存/定额", "Stock/norm")))])),
         html.Tbody([r for _, r in rows[: int(ctx.options.get("limit", 12))]])])
 
 
