@@ -619,8 +619,10 @@
         if (!l || /~pulse$/.test(l.id)) { if (l) { changed = true; } return; }
         var data = l.props.data;
         if (l.props.tbPulse && l.props.visible !== false && Array.isArray(data) && data.length) {
+          var grow = 1 + 1.8 * phase;   // the pixel clamp grows too, or a far-out view would show no pulse
           out.push(l.clone({ id: l.id + "~pulse", filled: false, stroked: true, pickable: false,
-                             radiusScale: 1 + 1.8 * phase, opacity: 0.9 * (1 - phase),
+                             radiusScale: grow, radiusMinPixels: (l.props.radiusMinPixels || 0) * grow,
+                             opacity: 0.9 * (1 - phase),
                              lineWidthMinPixels: 3, getLineColor: l.props.getFillColor,
                              updateTriggers: { getLineColor: l.props.updateTriggers && l.props.updateTriggers.getFillColor } }));
           changed = true;

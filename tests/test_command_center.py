@@ -328,6 +328,132 @@ def test_every_panel_renders_with_and_without_an_incident(app, panel: str) -> No
         assert "【演练】内涝" in out and "演练" in out
 
 
+# -- the maps' symbols and legends (issue 19 point 8) ------------------------------------------------
+def _lab(rgb) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB colour."""
+    def lin(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (lin(c) for c in rgb[:3])
+    x, y, z = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+               (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def delta_e(c1, c2) -> float:
+    """CIEDE2000 difference of two sRGB colours: about 2 just noticeable, ≥ 18 another colour."""
+    return delta_e_lab(_lab(c1), _lab(c2))
+
+
+def delta_e_lab(lab1, lab2) -> float:
+    """CIEDE2000 colour difference of two CIELAB colours (Sharma, Wu, Dalal 2005)."""
+    import math
+    (l1, a1, b1), (l2, a2, b2) = lab1, lab2
+    cb = (math.hypot(a1, b1) + math.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - math.sqrt(cb ** 7 / (cb ** 7 + 25 ** 7)))
+    a1, a2 = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = math.hypot(a1, b1), math.hypot(a2, b2)
+    h1, h2 = math.degrees(math.atan2(b1, a1)) % 360, math.degrees(math.atan2(b2, a2)) % 360
+    dh = 0.0 if c1p * c2p == 0 else (h2 - h1 + 180) % 360 - 180
+    dl, dc, dhh = l2 - l1, c2p - c1p, 2 * math.sqrt(c1p * c2p) * math.sin(math.radians(dh / 2))
+    lb, cbp = (l1 + l2) / 2, (c1p + c2p) / 2
+    if c1p * c2p == 0:
+        hb = h1 + h2
+    elif abs(h1 - h2) <= 180:
+        hb = (h1 + h2) / 2
+    else:
+        hb = (h1 + h2 + 360) / 2 if h1 + h2 < 360 else (h1 + h2 - 360) / 2
+    t = (1 - 0.17 * math.cos(math.radians(hb - 30)) + 0.24 * math.cos(math.radians(2 * hb))
+         + 0.32 * math.cos(math.radians(3 * hb + 6)) - 0.20 * math.cos(math.radians(4 * hb - 63)))
+    rt = (-2 * math.sqrt(cbp ** 7 / (cbp ** 7 + 25 ** 7))
+          * math.sin(math.radians(60 * math.exp(-((hb - 275) / 25) ** 2))))
+    sl = 1 + 0.015 * (lb - 50) ** 2 / math.sqrt(20 + (lb - 50) ** 2)
+    sc, sh = 1 + 0.045 * cbp, 1 + 0.015 * cbp * t
+    return math.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (dhh / sh) ** 2 + rt * (dc / sc) * (dhh / sh))
+
+
+def test_delta_e_matches_the_published_reference_pairs() -> None:
+    # Sharma, Wu, Dalal (2005), table 1: pairs 1, 7, 17, 25 and 34
+    for lab1, lab2, want in [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+                             ((50, 0, 0), (50, -1, 2), 2.3669),
+                             ((50, 2.5, 0), (73, 25, -18), 27.1492),
+                             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+                             ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082)]:
+        assert delta_e_lab(lab1, lab2) == pytest.approx(want, abs=1e-3)
+    assert _lab([255, 0, 0]) == pytest.approx((53.24, 80.09, 67.20), abs=0.05)    # sRGB red in CIELAB (D65)
+    assert delta_e([232, 54, 59], [255, 80, 60]) < 10      # the old fire stations were the severity-1 red
+
+
+def test_one_map_kinds_have_their_own_colour_and_symbol(app) -> None:
+    from itertools import combinations
+    from core.api import ICON_NAMES
+    panels = _cc("panels")
+    deck = render_panel(app, "command_center.one_map")
+    layers = {layer["id"]: layer for layer in deck["layers"]}
+    chips = [c for c in deck["tbLegend"] if c["ids"][0].startswith("res_")]
+    assert [c["ids"][0] for c in chips] == [f"res_{k}" for k in _cc("places").LAYERS] and len(chips) == 11
+    # a colour for each kind, far from every other kind's and from the incidents' severity colours
+    for a, b in combinations(chips, 2):
+        assert delta_e(a["color"], b["color"]) >= 18, (a["label"], b["label"], delta_e(a["color"], b["color"]))
+    for c in chips:
+        for level, sev in panels.SEV_RGB.items():
+            assert delta_e(c["color"], sev) >= 18, (c["label"], f"severity {level}")
+    # and a symbol of its own, which the map draws in the chip's colour (a team out on a job: its status's)
+    icons = [c["icon"] for c in chips]
+    assert len(set(icons)) == len(icons) and set(icons) <= set(ICON_NAMES)
+    for c in chips:
+        layer = layers[c["ids"][0]]
+        assert layer["@@type"] == "IconLayer" and layer["pickable"] and layer["getSize"] >= 18, c["ids"][0]
+        assert layer["iconAtlas"].startswith("/assets/tb-icons.png?v=") and layer["iconMapping"][c["icon"]]["mask"]
+        assert all(r["icon"] == c["icon"] and r["name"] for r in layer["data"]), c["ids"][0]
+        assert all(r["color"][:3] == c["color"] for r in layer["data"]
+                   if c["ids"][0] not in ("res_teams", "res_micro", "res_fire")), c["ids"][0]
+    assert all(layers[f"res_{k}"]["data"] for k in ("teams", "micro", "fire", "depots", "shelters"))
+    # the atlas is served by the host itself, to a browser that is not signed in (a wall offline)
+    atlas = app.server.test_client().get(layers["res_teams"]["iconAtlas"])
+    assert atlas.status_code == 200 and atlas.data.startswith(b"\x89PNG")
+
+
+def test_incident_map_has_a_legend_of_what_it_draws_and_frames_it(app) -> None:
+    from core.web.labels import screen_xy
+    host = host_of(app)
+    store, net = host.store, net_of(app)
+    inc = incidents.open_incident(store, "m", kind="fire", title="火情", lon=121.44, lat=28.66, severity=2)
+    team = _cc("dispatching").candidates(store, net, inc)[0]["id"]
+    incidents.dispatch(store, inc.id, "m", _cc("dispatching").plan(store, net, inc, [team]))
+    deck = render_panel(app, "command_center.incident_map", {"incident": inc.id})
+    layers = {layer["id"]: layer for layer in deck["layers"]}
+    legend = deck["tbLegend"]
+    # every chip turns layers the map has; every layer that draws something has a chip
+    assert legend and all(i in layers for c in legend for i in c["ids"]), [c["ids"] for c in legend]
+    toggled = {i for c in legend for i in c["ids"]}
+    assert {lid for lid, layer in layers.items() if layer.get("data")} <= toggled
+    chip = {c["ids"][0]: c for c in legend}
+    assert chip["incidents"]["color"] == _cc("panels").SEV_RGB[2] and "Ⅱ级" in chip["incidents"]["label"]
+    # the dispatched team: a shield in the status's colour, its route in the same chip
+    assert chip["teams_dispatched"]["ids"] == ["teams_dispatched", "routes_dispatched"]
+    assert chip["teams_dispatched"]["icon"] == "shield" and chip["teams_dispatched"]["color"] == [246, 211, 60]
+    assert [r["name"] for r in layers["teams_dispatched"]["data"]] and layers["routes_dispatched"]["data"]
+    # the places around it with the one map's symbols
+    near = [c for c in legend if c["ids"][0].startswith("nearby_")]
+    assert near and all(c["icon"] for c in near)
+    assert team not in {r.get("id") for c in near for r in layers[c["ids"][0]]["data"]}   # drawn once, as a team
+    # the view shows the incident, the teams' routes and the places around it whole, clear of the legend
+    view = deck["initialViewState"]
+    w, h = 918, 570
+    points = [layers["incidents"]["data"][0]["position"]]
+    points += [p for r in layers["routes_dispatched"]["data"] for p in r["path"]]
+    points += [r["position"] for c in near for r in layers[c["ids"][0]]["data"]]
+    for lon, lat in points:
+        x, y = screen_xy(lon, lat, view, h)
+        assert -w / 2 + 200 <= x <= w / 2 and -h / 2 <= y <= h / 2, (lon, lat, x, y, view)
+    # the framing is stable: the same scene renders the same view (the wall does not re-fly)
+    assert render_panel(app, "command_center.incident_map", {"incident": inc.id})["initialViewState"] == view
+
+
 # -- routes: roles, CSRF, bad input --------------------------------------------------------------
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
@@ -495,3 +621,97 @@ def test_incident_timeline_publication_and_wall_on_sqlite_and_postgresql(any_sto
     state = set_wall_mode(any_store, None, "incident", "duty", inc.id)
     assert state["incident_id"] == inc.id and wall_state(any_store)["mode"] == "incident"
     assert incidents.get(any_store, inc.id).properties["description"] == "'; DROP TABLE incident_event; --"
+
+
+# -- English screens (issue 19 points 1 and 4) -------------------------------------------------------
+def _screen_text(node, out: list[str], originals: list[str]) -> None:
+    """What a rendered panel says, one string per leaf; the marked originals (a person's text) apart."""
+    if isinstance(node, dict) and "props" in node:
+        props = node["props"]
+        if props.get("className") == "tb-original":
+            originals.append(str(props.get("children")))
+            return
+        _screen_text(props.get("children"), out, originals)
+    elif isinstance(node, (list, tuple)):
+        for x in node:
+            _screen_text(x, out, originals)
+    elif isinstance(node, str):
+        out.append(node)
+
+
+def _panel_lines(app, panel: str, inc_id: int, locale: str) -> tuple[list[str], list[str]]:
+    comp = render_panel(app, f"command_center.{panel}", {"incident": inc_id}, locale=locale)
+    plain = json.loads(json.dumps(comp, default=lambda o: o.to_plotly_json()))
+    out: list[str] = []
+    originals: list[str] = []
+    _screen_text(plain, out, originals)
+    return out, originals
+
+
+def test_the_drill_reads_in_english_on_english_screens_and_unchanged_in_chinese(app) -> None:
+    """The incident card, timeline and warnings of the chlorine-leak drill: English on an English screen (the
+    script's texts, team, material and place names, system lines), the same Chinese lines as before on a
+    Chinese one."""
+    from test_machine_text import english_problems, machine_text_problems
+    host = host_of(app)
+    d = drills.load_drills(ROOT / "twin_models" / "command_center" / "drills.yaml")["chem_leak"]
+    run = drills.DrillRun(d, host, net_of(app), settings_of(app), speed=200).start()
+    assert run.done.wait(60) and run.error is None, run.error
+    shown, originals = [], []
+    for panel in ("incident", "timeline", "warnings"):
+        out, orig = _panel_lines(app, panel, run.incident_id, "en")
+        shown.append("".join(out) if panel != "incident" else "\n".join(out))
+        originals += orig
+    text = "\n".join(shown)
+    assert not originals, originals                 # the script carries English for all it says
+    assert not english_problems(text) and not machine_text_problems(text), (english_problems(text), text)
+    # the timeline leaves out the step word its badge already shows: "Dispatch: …" under "Dispatch"
+    for line in ("System: [Drill] Chlorine tank leak at the Waisha chemical park", "System: Alert #",
+                 "Drill script: Chlorine still leaking", "Drill script: Red warning published to",
+                 "Drill script: District hazmat rescue team (ETA", "SCBA sets",
+                 "Drill script: Source sealed", "Evaluation report generated", "Waisha Yantou chlorine tank farm",
+                 "[Drill] Chlorine tank leak at the Waisha chemical park · Published"):
+        assert line in text, (line, text)
+    zh = "\n".join("".join(_panel_lines(app, p, run.incident_id, "zh_CN")[0]) for p in ("incident", "timeline",
+                                                                                         "warnings"))
+    for line in ("接报: 【演练】外沙化工园区液氯储罐泄漏", "研判: 液氯持续泄漏", "预警: 红色预警 已发布至",
+                 "调度: 区危化品专业救援队(预计", "正压式空气呼吸器 12套", "结案: 泄漏源已封堵",
+                 "外沙岩头化工园区液氯罐区", "【演练】外沙化工园区液氯储罐泄漏 · 已发布"):
+        assert line in zh, (line, zh)
+    assert not re.search(r"[A-Za-z]{4,}", "".join(e.message for e in incidents.timeline(host.store, run.incident_id)
+                                                if e.kind not in ("message",)).replace("AEGL", "")), \
+        "the stored lines (console, report) stay Chinese"
+
+
+def test_old_timeline_lines_read_in_english_with_a_persons_text_as_the_marked_original(app) -> None:
+    """Lines stored before English forms were kept (only the Chinese message and the step's data) still read in
+    English: the step word, teams and materials in English, a person's text marked as the original."""
+    from test_machine_text import english_problems
+    store, net = host_of(app).store, net_of(app)
+    inc = incidents.open_incident(store, "duty", kind="flood", title="内涝积水", lon=121.45, lat=28.67)
+    team = _cc("dispatching").candidates(store, net, inc)[0]
+    incidents.record(store, inc.id, "duty", "assessment", "研判: 积水深度约四十厘米", {"severity": 3})
+    incidents.record(store, inc.id, "duty", "dispatch", f"调度: {team['name']}(预计 5 分钟)、正压式空气呼吸器 2套",
+                     {"teams": [{"id": team["id"], "name": team["name"], "eta_s": 300}],
+                      "materials": [{"depot": "cc.depot.chem", "sku": "scba", "name": "正压式空气呼吸器", "count": 2,
+                                     "unit": "套"}]})
+    incidents.record(store, inc.id, f"team:{team['id']}", "handling", f"到场: {team['name']}", {"team": team["id"]})
+    incidents.record(store, inc.id, "system", "alert_linked", "报警 #7 转为事件", {"alert_id": 7})
+    incidents.record(store, inc.id, "duty", "closed", "结案: 积水已排除(未经调度即结案, 理由: 误报)",
+                     {"close_skipped": {"steps": ["dispatch"], "reason": "误报"}})
+    out, originals = _panel_lines(app, "timeline", inc.id, "en")
+    text = "".join(out)
+    assert "积水深度约四十厘米" in originals and "内涝积水" in originals and "积水已排除" in originals
+    assert f"duty: {team['name_en']} (ETA 5 min), 2 SCBA sets" in text
+    assert f"On scene: {team['name_en']}" in text and "Alert #7 opened this incident" in text
+    assert "closed without dispatch; reason: " in text
+    parts = incidents.event_en(store, inc, incidents.timeline(store, inc.id)[1])
+    assert parts[0] == "Assessment: " and parts[1] == ("积水深度约四十厘米", None)
+    assert not english_problems(text), english_problems(text)
+
+
+def test_every_drill_step_and_place_has_its_english_form() -> None:
+    for d in drills.load_drills(ROOT / "twin_models" / "command_center" / "drills.yaml").values():
+        assert d.place.name_en, d.id
+        for i, s in enumerate(d.steps):
+            assert bool(s.text) == bool(s.text_en), f"{d.id} step {i}: text and text_en go together"

@@ -119,7 +119,7 @@ def test_a_drill_leaves_every_live_figure_alone(app) -> None:
                       ensure_ascii=False)
     assert "演练" in card and "【演练】" in card
     scene = render_panel(app, "command_center.incident_map", {"incident": inc.id})
-    teams = next(layer for layer in scene["layers"] if layer["id"] == "teams")["data"]
+    teams = [row for layer in scene["layers"] if layer["id"].startswith("teams_") for row in layer["data"]]
     assert len(teams) == 2
     assert "演练" in Path(run.report["html"]).read_text(encoding="utf-8")
     assert [p for p in publish.publications(host.store) if p.is_drill and p.state == "published"]

@@ -5,7 +5,9 @@ wall), then performs its steps as the actor ``drill:<id>``: assessment, warning 
 (through the real channels, marked as a drill), dispatch of the soonest free teams over the road
 graph, messages, closure and the evaluation report. Everything it creates is marked 【演练】 and
 ``is_drill``. Scenarios live in ``twin_models/command_center/drills.yaml``; a wrong field is a
-ConfigError naming file, line and field.
+ConfigError naming file, line and field. A scenario's place has an English name (``name_en``) and each
+step's text an English form (``text_en``): English screens show the drill's timeline in English (a text
+without one shows as the marked original).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 class DrillPlace(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
+    name_en: str = ""
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     entity: str | None = None
@@ -47,6 +50,7 @@ class DrillStep(BaseModel):
     at_s: float = Field(ge=0)
     do: Literal["alert", "assess", "warn", "dispatch", "message", "close", "report"]
     text: str = ""
+    text_en: str = ""
     severity: int = Field(2, ge=1, le=4)
     value: float | None = None
     level: Literal["blue", "yellow", "orange", "red"] = "orange"
@@ -121,7 +125,7 @@ class DrillRun:
             if self.incident_id is not None:
                 try:
                     incidents.record(self.host.store, self.incident_id, self.actor, "message",
-                                     f"演练中断: {self.error}")
+                                     f"演练中断: {self.error}", en=f"Drill stopped: {self.error}")
                 except Exception:  # noqa: BLE001
                     pass
         finally:
@@ -133,9 +137,10 @@ class DrillRun:
         draft = AlertDraft(rule_id=f"command_center.drill.{d.id}", entity_id=d.place.entity or f"cc.drill.{d.id}",
                            severity=Severity(step.severity), title=incidents.DRILL_PREFIX + d.title.zh,
                            title_en="[Drill] " + d.title.en,
-                           message=step.text, value=step.value, drill=True,
+                           message=step.text, message_en=step.text_en, value=step.value, drill=True,
                            details={"drill": True, "scenario": d.id, "incident_kind": d.kind,
-                                    "lon": d.place.lon, "lat": d.place.lat, "place": d.place.name})
+                                    "lon": d.place.lon, "lat": d.place.lat, "place": d.place.name,
+                                    **({"place_en": d.place.name_en} if d.place.name_en else {})})
         alert = self.host.raise_alert("command_center", draft)
         with self.host.store.session() as db:
             row = db.get(Alert, alert.id)
@@ -149,7 +154,7 @@ class DrillRun:
             db.commit()
 
     def _do_assess(self, step: DrillStep) -> None:
-        incidents.assess(self.host.store, self.incident_id, self.actor, step.severity, step.text)
+        incidents.assess(self.host.store, self.incident_id, self.actor, step.severity, step.text, step.text_en)
 
     def _do_warn(self, step: DrillStep) -> None:
         area = publish.circle_area((self.drill.place.lon, self.drill.place.lat), step.radius_m)
@@ -160,17 +165,18 @@ class DrillRun:
         pub = publish.publish(self.host.store, pub.id, self.actor,
                               publish.installed_channels(Path(self.settings.outbox)))
         incidents.note_warning(self.host.store, self.incident_id, self.actor, pub.id,
-                               f"{publish.LEVELS[step.level][0]} 已发布至 {len(pub.recipients)} 个对象")
+                               f"{publish.LEVELS[step.level][0]} 已发布至 {len(pub.recipients)} 个对象",
+                               f"{publish.LEVELS[step.level][1]} warning published to {len(pub.recipients)} recipients")
 
     def _do_dispatch(self, step: DrillStep) -> None:
         dispatch_soonest(self.host.store, self.net, self.incident_id, self.actor, step.teams,
                          [m.model_dump() for m in step.materials], bus=self.host.bus)
 
     def _do_message(self, step: DrillStep) -> None:
-        incidents.message(self.host.store, self.incident_id, self.actor, step.text)
+        incidents.message(self.host.store, self.incident_id, self.actor, step.text, step.text_en)
 
     def _do_close(self, step: DrillStep) -> None:
-        incidents.close(self.host.store, self.incident_id, self.actor, step.text)
+        incidents.close(self.host.store, self.incident_id, self.actor, step.text, summary_en=step.text_en)
 
     def _do_report(self, step: DrillStep) -> None:
         self.report = {k: str(v) for k, v in write_report(self.host.store, self.incident_id, self.net,

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core.api import Alert, Entity, Incident, IncidentEvent, MaterialsDispatched, Store
+from core.api import Alert, Entity, Incident, IncidentEvent, MaterialsDispatched, Store, name_en
 
 STATES = ("intake", "assessment", "warning", "dispatch", "handling", "closed")
 STATE_TEXT = {"intake": ("接报", "Intake"), "assessment": ("研判", "Assessment"), "warning": ("预警", "Warning"),
@@ -47,6 +47,10 @@ KINDS = {"chemical_leak": ("危化品泄漏", "Chemical leak"), "fire": ("火灾
 PLUGIN_KIND = {"chemical_park": "chemical_leak", "forest_fire": "forest_fire", "flood_defence": "flood",
                "enterprise_park": "accident", "demo_sensors": "chemical_leak"}
 DRILL_PREFIX = "【演练】"
+#: English of the step words the Chinese timeline lines start with ("研判: …"): English screens show the line
+#: as this word and the rest (a person's text, marked as the original when it has no English form)
+LINE_PREFIX_EN = {"接报": "Intake", "研判": "Assessment", "预警": "Warning", "调度": "Dispatch", "到场": "On scene",
+                  "处置": "Handling", "结案": "Closed", "演练中断": "Drill stopped"}
 #: levels (Ⅰ, Ⅱ) whose closing without 研判 or 调度 needs a reason
 REASON_LEVELS = (1, 2)
 MAX_TEXT = 2000
@@ -108,8 +112,16 @@ def point_of(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
 
 
 def record(store: Store, incident_id: int, actor: str, kind: str, message: str = "",
-           data: dict[str, Any] | None = None, ts: float | None = None) -> IncidentEvent:
-    """Append one timeline line (and the audit entry)."""
+           data: dict[str, Any] | None = None, ts: float | None = None, en: str | None = None) -> IncidentEvent:
+    """Append one timeline line (and the audit entry).
+
+    ``message`` is the line in Chinese (what the console, the press draft and the PDF report show); ``en``
+    its English form when the code wrote all of it (kept as ``data["en"]`` for English screens, see
+    :func:`event_en`). A line that carries a person's text keeps it as ``data["text"]`` (and its English form,
+    when one was given, as ``data["text_en"]``) instead.
+    """
+    if en:
+        data = {**(data or {}), "en": en}
     ev = IncidentEvent(incident_id=incident_id, actor=actor[:64], kind=kind[:32], message=message,
                        data=data or {}, ts=ts or time.time())
     with store.session() as db:
@@ -123,8 +135,12 @@ def record(store: Store, incident_id: int, actor: str, kind: str, message: str =
 def open_incident(store: Store, actor: str, *, kind: str, title: str, lon: Any = None, lat: Any = None,
                   entity_id: str | None = None, reporter: str = "", phone: str = "", description: str = "",
                   severity: int = 4, reported_at: float | None = None, is_drill: bool = False,
-                  place: str = "") -> Incident:
-    """接报: a new incident in state ``intake``, with its first timeline line."""
+                  place: str = "", title_en: str = "", place_en: str = "") -> Incident:
+    """接报: a new incident in state ``intake``, with its first timeline line.
+
+    ``title_en`` / ``place_en``: the English title and place name when known (an alert's ``title_en``, a
+    drill's script); English screens show them (:func:`title_in`), else the title as the original and the
+    place name in pinyin."""
     if kind not in KINDS:
         raise IncidentError(f"type {kind!r} is unknown (known: {', '.join(KINDS)})")
     title = _text(title, "title", required=True, limit=200)
@@ -133,9 +149,14 @@ def open_incident(store: Store, actor: str, *, kind: str, title: str, lon: Any =
         raise IncidentError(f"severity must be 1..4, got {severity!r}")
     if is_drill and not title.startswith(DRILL_PREFIX):
         title = DRILL_PREFIX + title
+    title_en = _text(title_en, "title_en", limit=200).removeprefix("[Drill] ")
+    if title_en and is_drill:
+        title_en = "[Drill] " + title_en
     props = {"reporter": _text(reporter, "reporter", limit=100), "phone": _text(phone, "phone", limit=40),
              "description": _text(description, "description"), "place": _text(place, "place", limit=200),
-             "reported_at": float(reported_at or time.time()), "dispatches": [], "materials": []}
+             "reported_at": float(reported_at or time.time()), "dispatches": [], "materials": [],
+             **({"title_en": title_en} if title_en else {}),
+             **({"place_en": _text(place_en, "place_en", limit=200)} if place_en else {})}
     inc = Incident(kind=kind, title=title, severity=int(severity), state="intake", entity_id=ent,
                    geometry={"type": "Point", "coordinates": [x, y]}, properties=props, is_drill=is_drill)
     with store.session() as db:
@@ -143,7 +164,8 @@ def open_incident(store: Store, actor: str, *, kind: str, title: str, lon: Any =
         db.commit()
         db.refresh(inc)
     record(store, inc.id, actor, "intake", f"接报: {title}",
-           {"kind": kind, "lon": x, "lat": y, "entity_id": ent, "reporter": props["reporter"], "drill": is_drill})
+           {"kind": kind, "lon": x, "lat": y, "entity_id": ent, "reporter": props["reporter"], "drill": is_drill},
+           en=f"Intake: {title_en}" if title_en else None)
     return inc
 
 
@@ -176,20 +198,17 @@ def open_from_alert(store: Store, alert_id: int, actor: str) -> Incident:
                         lon=pt[0], lat=pt[1], entity_id=ent.id if ent is not None and point_of(ent.geometry) else None,
                         reporter=f"{alert.plugin} 报警 #{alert.id}", description=alert.message,
                         severity=alert.severity, reported_at=alert.opened_at, is_drill=drill,
-                        place=(ent.name if ent is not None else str(details.get("place") or "")))
+                        place=(ent.name if ent is not None else str(details.get("place") or "")),
+                        title_en=alert.title_en or "",  # English screens show the alert's English title (issue 19)
+                        place_en=((ent.name_en or "") if ent is not None else str(details.get("place_en") or "")))
     with store.session() as db:
         a = db.get(Alert, alert_id)
         a.incident_id = inc.id
         db.add(a)
-        if alert.title_en:  # English screens show the alert's English title (issue 19)
-            row = db.get(Incident, inc.id)
-            en = alert.title_en.removeprefix("[Drill] ")
-            row.properties = {**(row.properties or {}), "title_en": ("[Drill] " if drill else "") + en}
-            db.add(row)
         db.commit()
-        inc = db.get(Incident, inc.id) or inc
     record(store, inc.id, actor, "alert_linked", f"报警 #{alert_id} 转为事件",
-           {"alert_id": alert_id, "plugin": alert.plugin, "rule_id": alert.rule_id, "severity": alert.severity})
+           {"alert_id": alert_id, "plugin": alert.plugin, "rule_id": alert.rule_id, "severity": alert.severity},
+           en=f"Alert #{alert_id} opened this incident")
     return inc
 
 
@@ -242,22 +261,29 @@ def _advance(store: Store, inc: Incident, to: str, actor: str, message: str,
     return row
 
 
-def assess(store: Store, incident_id: int, actor: str, severity: int, text: str) -> Incident:
-    """研判: set the severity (I..IV) and record the assessment."""
+def _said(text: str, text_en: str) -> dict[str, str]:
+    """A person's (or a drill script's) text kept on its timeline line, with its English form when given."""
+    text_en = _text(text_en, "English text")
+    return {"text": text, **({"text_en": text_en} if text_en else {})}
+
+
+def assess(store: Store, incident_id: int, actor: str, severity: int, text: str, text_en: str = "") -> Incident:
+    """研判: set the severity (I..IV) and record the assessment (``text_en``: its English form, if any)."""
     inc = get(store, incident_id)
     if int(severity) not in (1, 2, 3, 4):
         raise IncidentError(f"severity must be 1..4, got {severity!r}")
     text = _text(text, "assessment", required=True)
-    return _advance(store, inc, "assessment", actor, f"研判: {text}", {"severity": int(severity)},
+    return _advance(store, inc, "assessment", actor, f"研判: {text}", {"severity": int(severity), **_said(text, text_en)},
                     {"assessment": text}, severity=int(severity))
 
 
-def note_warning(store: Store, incident_id: int, actor: str, publication_id: int | None, text: str) -> Incident:
-    """预警: a warning was published for this incident (or the decision recorded)."""
+def note_warning(store: Store, incident_id: int, actor: str, publication_id: int | None, text: str,
+                 text_en: str = "") -> Incident:
+    """预警: a warning was published for this incident (or the decision recorded); ``text_en``: English form."""
     inc = get(store, incident_id)
     text = _text(text, "warning note", required=True)
     return _advance(store, inc, "warning" if STATES.index(inc.state) <= STATES.index("warning") else inc.state,
-                    actor, f"预警: {text}", {"publication_id": publication_id})
+                    actor, f"预警: {text}", {"publication_id": publication_id, **_said(text, text_en)})
 
 
 def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[str, Any]],
@@ -312,7 +338,8 @@ def dispatch(store: Store, incident_id: int, actor: str, teams: Sequence[dict[st
             db.add(ent)
         db.commit()
     mats = [{"depot": d.id, "depot_name": d.name, "sku": it["sku"], "name": it["name"], "count": c,
-             "unit": it.get("unit", "")} for d, _, it, c in taken]
+             "unit": it.get("unit", ""), **({"name_en": it["name_en"]} if it.get("name_en") else {})}
+            for d, _, it, c in taken]
     sent = [{"id": t["id"], "name": t.get("name", t["id"]), "eta_s": t.get("eta_s"), "at": now,
              "route": t.get("route") or [], **({"cum": t.get("cum") or []} if inc.is_drill else {})} for t in teams]
     props = {"dispatches": list(inc.properties.get("dispatches", [])) + sent,
@@ -355,18 +382,20 @@ def arrive(store: Store, incident_id: int, team_id: str, actor: str | None = Non
                     {"arrivals": arrivals})
 
 
-def message(store: Store, incident_id: int, actor: str, text: str) -> IncidentEvent:
-    """A message on the timeline (a report from the scene, an instruction)."""
+def message(store: Store, incident_id: int, actor: str, text: str, text_en: str = "") -> IncidentEvent:
+    """A message on the timeline (a report from the scene, an instruction); ``text_en``: its English form."""
     inc = get(store, incident_id)
     if inc.state == "closed":
         raise IncidentError(f"incident #{incident_id} is closed")
-    return record(store, incident_id, actor, "message", _text(text, "message", required=True))
+    text = _text(text, "message", required=True)
+    return record(store, incident_id, actor, "message", text, _said(text, text_en))
 
 
-def handle(store: Store, incident_id: int, actor: str, text: str) -> Incident:
-    """处置: handling on scene (also set by the first arrival)."""
+def handle(store: Store, incident_id: int, actor: str, text: str, text_en: str = "") -> Incident:
+    """处置: handling on scene (also set by the first arrival); ``text_en``: its English form."""
     inc = get(store, incident_id)
-    return _advance(store, inc, "handling", actor, f"处置: {_text(text, 'handling note', required=True)}")
+    text = _text(text, "handling note", required=True)
+    return _advance(store, inc, "handling", actor, f"处置: {text}", _said(text, text_en))
 
 
 def skipped_steps(inc: Incident, events: Sequence[IncidentEvent]) -> list[str]:
@@ -380,12 +409,13 @@ def skipped_steps(inc: Incident, events: Sequence[IncidentEvent]) -> list[str]:
     return out
 
 
-def close(store: Store, incident_id: int, actor: str, summary: str, reason: str = "") -> Incident:
+def close(store: Store, incident_id: int, actor: str, summary: str, reason: str = "",
+          summary_en: str = "") -> Incident:
     """结案: the incident is over; teams are released (they return home) and linked alerts closed.
 
     A level Ⅰ/Ⅱ incident that skipped 研判 or 调度 closes only with a ``reason`` (IncidentError without
     one); for any level the skipped steps and the reason are recorded on the timeline, in the audit log
-    and, through ``properties["close_skipped"]``, in the report.
+    and, through ``properties["close_skipped"]``, in the report. ``summary_en``: the summary's English form.
     """
     inc = get(store, incident_id)
     summary = _text(summary, "summary", required=True)
@@ -407,13 +437,14 @@ def close(store: Store, incident_id: int, actor: str, summary: str, reason: str 
     for aid in ids:
         store.set_alert_state(aid, "closed", actor)
     extra: dict[str, Any] = {}
+    said = _said(summary, summary_en)
     message = f"结案: {summary}"
     if skipped:
         extra = {"close_skipped": {"steps": skipped, "reason": reason}}
         message += f"(未经{'、'.join(STATE_TEXT[s][0] for s in skipped)}即结案, 理由: {reason or '未填写'})"
         store.audit(actor, "incident.close_skipped", f"incident:{incident_id}", None,
                     {"steps": skipped, "reason": reason, "severity": inc.severity})
-    return _advance(store, inc, "closed", actor, message, {"alerts_closed": ids, **extra},
+    return _advance(store, inc, "closed", actor, message, {"alerts_closed": ids, **extra, **said},
                     {"summary": summary, **extra})
 
 
@@ -430,3 +461,62 @@ def response_times(inc: Incident, events: Sequence[IncidentEvent]) -> dict[str, 
             "intake_to_arrival_s": (arrival - t0) if arrival else None,
             "intake_to_close_s": (inc.closed_at - t0) if inc.closed_at else None}
 
+
+
+def _team_en(store: Store, team_id: Any, name: str) -> str:
+    ent = store.entity(str(team_id)) if team_id else None
+    if ent is not None:
+        return ent.name_en or name_en(ent.name)
+    return name_en(name) if name else "a team"
+
+
+def _material_en(store: Store, m: dict[str, Any]) -> str:
+    en = m.get("name_en")
+    if not en:  # a line written before materials kept their English name: the store's item has it
+        depot = store.entity(str(m.get("depot") or ""))
+        item = next((i for i in (depot.properties.get("items", []) if depot is not None else [])
+                     if i.get("sku") == m.get("sku")), {})
+        en = item.get("name_en") or name_en(str(m.get("name") or m.get("sku") or ""))
+    return f"{m.get('count')} {en}"
+
+
+def event_en(store: Store, inc: Incident, ev: IncidentEvent) -> list[str | tuple[str, str | None]]:
+    """A timeline line in English, for English screens; the stored ``message`` stays the Chinese line.
+
+    The parts are system text (``str``) and a person's or a script's text as ``(text, text_en or None)``,
+    which the screen shows in English when it has an English form and as the marked original otherwise
+    (``PanelContext.original``). Dispatches and arrivals are told from their data (the teams' and the
+    materials' English names); lines the code wrote carry their English form (``data["en"]``); lines
+    written before English forms were kept are read from their Chinese step word (``LINE_PREFIX_EN``).
+    """
+    d = ev.data or {}
+    head, sep, rest = (ev.message or "").partition(": ")
+    if head == "调度" and ("teams" in d or "materials" in d):
+        parts = [f"{_team_en(store, t.get('id'), str(t.get('name') or ''))}"
+                 + (f" (ETA {t['eta_s'] / 60:.0f} min)" if t.get("eta_s") else "") for t in d.get("teams") or []]
+        parts += [_material_en(store, m) for m in d.get("materials") or []]
+        return ["Dispatch: " + ", ".join(parts)]
+    if head == "到场" and d.get("team"):
+        return [f"On scene: {_team_en(store, d['team'], rest)}"]
+    if d.get("en"):
+        return [str(d["en"])]
+    if ev.kind == "intake":
+        en = (inc.properties or {}).get("title_en")
+        return ["Intake: ", (inc.title, None)] if not en else [f"Intake: {en}"]
+    if ev.kind == "alert_linked" and d.get("alert_id") is not None and "转为事件" in ev.message:
+        return [f"Alert #{d['alert_id']} opened this incident"]
+    if ev.kind == "alert_linked" and d.get("alert_id") is not None and "并入本事件" in head:
+        return [f"Alert #{d['alert_id']} joined this incident: ", (rest, None)]
+    if ev.kind == "report":
+        return ["Evaluation report generated"]
+    label = LINE_PREFIX_EN.get(head) if sep else None
+    if label is None:
+        return [(str(d.get("text") or ev.message), d.get("text_en"))]
+    skipped = d.get("close_skipped")
+    text = str(d["text"]) if "text" in d else (rest.split("(未经")[0] if skipped else rest)
+    out: list[str | tuple[str, str | None]] = [f"{label}: ", (text, d.get("text_en"))]
+    if skipped:
+        steps = " or ".join(STATE_TEXT[s][1].lower() for s in skipped.get("steps", []) if s in STATE_TEXT)
+        out.append(f" (closed without {steps}; reason: ")
+        out += [(str(skipped["reason"]), None), ")"] if skipped.get("reason") else ["none given)"]
+    return out

@@ -4,6 +4,7 @@ the incident view (card, timeline, soonest teams, incident map), warnings and in
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import date
 from typing import Any
@@ -12,7 +13,7 @@ import pydeck as pdk
 from sqlmodel import select
 from dash import html
 
-from core.api import Alert, Incident, PanelContext, name_en, text_layer, wall_state
+from core.api import Alert, Incident, PanelContext, fit_view, icon_layer, name_en, text_layer, wall_state
 
 from . import incidents, publish
 from .circle import rapid_response_circle
@@ -22,9 +23,15 @@ from .places import LAYERS, entities_of, nearby_entities, road_network, stations
 from .tracker import drill_teams
 
 SEV_RGB = {1: [232, 54, 59], 2: [245, 133, 42], 3: [246, 211, 60], 4: [47, 140, 242]}
+DRILL_RGB = [246, 211, 60]
 LEVEL_ZH = {1: "Ⅰ级", 2: "Ⅱ级", 3: "Ⅲ级", 4: "Ⅳ级"}
 STATUS = {"standby": ("待命", "Standby", "#3cdc78"), "dispatched": ("出动", "En route", "#f6d33c"),
           "on_scene": ("到场", "On scene", "#f5852a"), "returning": ("返回", "Returning", "#36c6ff")}
+#: the incident map's nearby places that are no layer of the one map: key → (kinds, zh, en, RGB, icon)
+NEARBY_OTHER = {"targets": (("sensitive_target", "village"), "敏感目标/村庄", "Sensitive targets, villages",
+                            [190, 200, 215], "circle")}
+RADIUS_RGB = [170, 190, 220]
+ICON_PX = 22            # map symbols: screen pixels of the 1920×1080 canvas
 _circle_cache: dict[tuple, Any] = {}
 
 
@@ -90,8 +97,12 @@ def headline(ctx: PanelContext) -> Any:
     ])
 
 
+def _rgb(hex_colour: str) -> list[int]:
+    return [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+
+
 def _layer_points(ctx: PanelContext, key: str) -> list[dict[str, Any]]:
-    kinds, _, _, rgb = LAYERS[key]
+    kinds, _, _, rgb, icon = LAYERS[key]
     out = []
     for e in entities_of(ctx.store, kinds):
         pt = point_of(e.geometry)
@@ -100,9 +111,9 @@ def _layer_points(ctx: PanelContext, key: str) -> list[dict[str, Any]]:
         status = e.properties.get("status")
         colour = rgb
         if status in STATUS and status != "standby":
-            colour = [int(STATUS[status][2][i:i + 2], 16) for i in (1, 3, 5)]
-        out.append({"position": list(pt), "name": _name(ctx, e), "kind": key, "color": colour + [235],
-                    "info": _info(ctx, e)})
+            colour = _rgb(STATUS[status][2])
+        out.append({"position": list(pt), "name": _name(ctx, e), "kind": key, "color": colour + [255],
+                    "icon": icon, "info": _info(ctx, e)})
     return out
 
 
@@ -123,8 +134,9 @@ def _info(ctx: PanelContext, e: Any) -> str:
 def one_map(ctx: PanelContext) -> dict[str, Any]:
     """一张图: resources, rescue forces, shelters, cameras, what the domain plugins publish, incidents.
 
-    One layer per kind of resource (``places.LAYERS``; a dashboard picks them with ``options.layers``)
-    and a legend (``tbLegend``) whose chips turn each layer on and off on the screen. Key resources
+    One layer per kind of resource (``places.LAYERS``; a dashboard picks them with ``options.layers``), each
+    drawn with its own symbol and colour, and a legend (``tbLegend``) whose chips, with the same symbols, turn
+    each layer on and off on the screen. A team out on a job takes its status's colour. Key resources
     (``options.labels``, default fire stations and material stores) and incidents carry their names.
     The host draws the base map under it and other plugins' map layers (PanelSpec basemap, map_layers).
     """
@@ -136,7 +148,7 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
     layers = [pdk.Layer("PathLayer", data=net.edge_paths("expressway") + net.edge_paths("arterial")
                         + net.edge_paths("bridge"), id="roads", get_path="path", get_width=3, width_min_pixels=1,
                         get_color=[70, 110, 160, 150])]
-    legend.append({"ids": ["roads"], "label": ctx.text("道路", "Roads"), "color": [70, 110, 160]})
+    legend.append({"ids": ["roads"], "label": ctx.text("道路", "Roads"), "color": [70, 110, 160], "icon": "line"})
     if ctx.options.get("circle", True):
         res = circle_result(ctx)
         layers.append(pdk.Layer("PolygonLayer", id="circle",
@@ -149,18 +161,17 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
             radius_min_pixels=6, stroked=True, filled=False, get_line_color=[232, 54, 59, 255],
             line_width_min_pixels=2, pickable=True))
         legend.append({"ids": ["circle", "gaps"], "label": ctx.text(f"{res.minutes:g}分钟圈/盲区", f"{res.minutes:g}-min circle"),
-                       "color": [47, 208, 138]})
+                       "color": [47, 208, 138], "icon": "ring"})
     for key in wanted:
         points = _layer_points(ctx, key)
-        layers.append(pdk.Layer("ScatterplotLayer", id=f"res_{key}", data=points, get_position="position",
-                                get_fill_color="color", get_radius=180, radius_min_pixels=5, radius_max_pixels=14,
-                                stroked=True, get_line_color=[7, 20, 43], line_width_min_pixels=1, pickable=True))
+        layers.append(icon_layer(f"res_{key}", points, size=ICON_PX))
         ids = [f"res_{key}"]
         if key in labelled and points:
             ids.append(f"res_{key}_labels")
             layers.append(text_layer(ids[-1], [{"position": p["position"], "text": p["name"]} for p in points],
-                                     size=15, offset=(0, -12), baseline="bottom"))
-        legend.append({"ids": ids, "label": f"{LAYERS[key][lang]} {len(points)}", "color": LAYERS[key][3]})
+                                     size=15, offset=(0, -ICON_PX // 2 - 2), baseline="bottom"))
+        legend.append({"ids": ids, "label": f"{LAYERS[key][lang]} {len(points)}", "color": LAYERS[key][3],
+                       "icon": LAYERS[key][4]})
     routes = [{"path": t.properties["route"], "name": t.name} for t in
               entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
               if t.properties.get("status") == "dispatched" and t.properties.get("route")]
@@ -177,10 +188,7 @@ def one_map(ctx: PanelContext) -> dict[str, Any]:
     view = pdk.ViewState(longitude=site.lon if site else 121.45, latitude=site.lat if site else 28.67,
                          zoom=float(ctx.options.get("zoom", 11.3)), pitch=40, bearing=0)
     ctx.data_time = time.time()
-    spec = json.loads(pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
-                               tooltip={"text": "{name}\n{info}"}).to_json())
-    spec["tbLegend"] = legend
-    return spec
+    return _deck_spec(layers, view, legend)
 
 
 def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 420) -> pdk.Layer:
@@ -188,12 +196,13 @@ def _incident_layer(ctx: PanelContext, incs: list[Incident], radius_m: float = 4
     for i in incs:
         pt = point_of(i.geometry)
         if pt:
-            rgb = [246, 211, 60] if i.is_drill else SEV_RGB.get(i.severity, SEV_RGB[1])
+            rgb = DRILL_RGB if i.is_drill else SEV_RGB.get(i.severity, SEV_RGB[1])
             data.append({"position": list(pt), "name": incidents.title_in(i, ctx.lang), "info": STATE_TEXT[i.state][0 if ctx.lang == "zh" else 1],
                          "color": rgb + [255]})
     return pdk.Layer("ScatterplotLayer", id="incidents", data=data, get_position="position", get_fill_color="color",
                      get_radius=radius_m, radius_min_pixels=12, stroked=True, get_line_color=[255, 255, 255, 255],
-                     line_width_min_pixels=3, pickable=True)
+                     line_width_min_pixels=3, pickable=True,
+                     tb_pulse=any(not i.is_drill for i in incs))   # live incidents pulse on the wall (twinboard.js)
 
 
 def _incident_labels(ctx: PanelContext, incs: list[Incident]) -> dict[str, Any]:
@@ -300,7 +309,8 @@ def incident_card(ctx: PanelContext) -> Any:
             bg = "#1f5fa8" if s in seen else "#132a4d"        # a skipped step (e.g. no warning) stays dim
         else:
             bg = "#132a4d"
-        return {"padding": "4px 12px", "marginRight": "4px", "borderRadius": "3px", "fontSize": "17px",
+        return {"padding": "4px 12px" if ctx.lang == "zh" else "3px 7px", "marginRight": "4px", "borderRadius": "3px",
+                "fontSize": "17px" if ctx.lang == "zh" else "15px",  # the longer English words: the card still fits
                 "background": bg, "color": "#e6f1ff" if i <= idx and (s in seen or i == idx) else "#6f86a6",
                 "textDecoration": "line-through" if i < idx and s not in seen else "none"}
     steps = [html.Span(STATE_TEXT[s][0 if ctx.lang == "zh" else 1], style=step_style(i, s))
@@ -313,7 +323,7 @@ def incident_card(ctx: PanelContext) -> Any:
                                                                                      "fontWeight": 700})]),
         html.Div(f"{KINDS[inc.kind][0 if ctx.lang == 'zh' else 1]} · "
                  f"{LEVEL_ZH[inc.severity] if ctx.lang == 'zh' else 'Level ' + str(inc.severity)} · "
-                 f"{inc.properties.get('place') or ''} · {ctx.text('接报', 'reported')} "
+                 f"{ctx.name(inc.properties.get('place') or '', inc.properties.get('place_en'))} · {ctx.text('接报', 'reported')} "
                  f"{time.strftime('%H:%M:%S', time.localtime(inc.properties.get('reported_at') or inc.opened_at))}",
                  style={"color": "#9fb6cc", "fontSize": "17px", "margin": "6px 0 10px"}),
         html.Div(steps, style={"marginBottom": "12px", "display": "flex", "flexWrap": "wrap", "rowGap": "4px"}),
@@ -335,7 +345,20 @@ def incident_timeline(ctx: PanelContext) -> Any:
         html.Li([html.Span(time.strftime("%H:%M:%S", time.localtime(e.ts)), className="tb-alert-time"),
                  html.Span({**STATE_TEXT, **EVENT_TEXT}.get(e.kind, (e.kind, e.kind))[0 if ctx.lang == "zh" else 1],
                            className="tb-alert-badge", style={"background": "#1f5fa8"}),
-                 html.Span(f"{actor_label(ctx, e.actor)}: {e.message}")]) for e in events])
+                 html.Span([f"{actor_label(ctx, e.actor)}: ", *event_text(ctx, inc, e)])]) for e in events])
+
+
+def event_text(ctx: PanelContext, inc: Incident, e: Any) -> list[Any]:
+    """A timeline line in the screen's language: the stored Chinese line, or its English form
+    (``incidents.event_en``) with a person's text in English or marked as the original; the English line
+    leaves out its step word where the line's badge already says it ("Dispatch: …" under "Dispatch")."""
+    if ctx.lang != "en":
+        return [e.message]
+    parts = incidents.event_en(ctx.store, inc, e)
+    badge = {**STATE_TEXT, **EVENT_TEXT}.get(e.kind, (e.kind, e.kind))[1] + ": "
+    if parts and isinstance(parts[0], str) and parts[0].startswith(badge):
+        parts = [parts[0].removeprefix(badge), *parts[1:]]
+    return [p if isinstance(p, str) else ctx.original(*p) for p in parts if p != ""]
 
 
 def actor_label(ctx: PanelContext, actor: str) -> str:
@@ -388,58 +411,126 @@ def soonest_teams(ctx: PanelContext) -> Any:
     ])
 
 
-def incident_map(ctx: PanelContext) -> pdk.Deck:
-    """The map flown to the incident: hazards and resources within reach, team routes, the incident."""
+def _deck_spec(layers: list[Any], view: pdk.ViewState | dict[str, Any], legend: list[dict[str, Any]]) -> dict[str, Any]:
+    """The deck as deck.gl JSON with the tooltip and the legend chips (``tbLegend``)."""
+    if isinstance(view, dict):
+        view = pdk.ViewState(**view)
+    deck = json.loads(pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                               tooltip={"text": "{name}\n{info}"}).to_json())
+    deck["tbLegend"] = legend
+    return deck
+
+
+def _circle_points(lon: float, lat: float, radius_km: float, n: int = 16) -> list[list[float]]:
+    """``n`` points on a circle of ``radius_km`` around (lon, lat): what a map must show to show the circle."""
+    return [[lon + radius_km / (111.32 * math.cos(math.radians(lat))) * math.cos(2 * math.pi * i / n),
+             lat + radius_km / 110.54 * math.sin(2 * math.pi * i / n)] for i in range(n)]
+
+
+def incident_map(ctx: PanelContext) -> dict[str, Any]:
+    """The map flown to the incident: hazards and resources within reach, the teams by status with their
+    routes, the incident; a legend (``tbLegend``) whose chips, with the map's symbols and colours, turn
+    each of them on and off.
+
+    The view frames the incident, the ``nearby_km`` circle, the places shown and the teams' whole routes
+    (``core.api.fit_view``) on a map ``options.map_px`` [width, height] px (default 918×570, the incident
+    screen's map) with room for the legend on the left; it changes only when these do, so the wall does
+    not re-fly as the teams move. ``options.zoom`` caps the zoom (default 15).
+    """
     inc = current_incident(ctx)
     net = road_network(ctx.settings.road_spacing_m)
-    layers = []
-    view = pdk.ViewState(longitude=121.45, latitude=28.67, zoom=11.3, pitch=45)
+    lang = 1 if ctx.lang == "zh" else 2
+    layers: list[Any] = []
+    legend: list[dict[str, Any]] = []
+    view: Any = pdk.ViewState(longitude=121.45, latitude=28.67, zoom=11.3, pitch=45)
+    roads_chip = {"ids": ["roads"], "label": ctx.text("道路", "Roads"), "color": [70, 110, 160], "icon": "line"}
     if inc is None:  # nothing to fly to: the district's main roads
         layers.append(pdk.Layer("PathLayer", id="roads", get_path="path", get_width=3, width_min_pixels=1,
                                 get_color=[70, 110, 160, 150],
                                 data=net.edge_paths("expressway") + net.edge_paths("arterial") + net.edge_paths("bridge")))
+        legend.append(roads_chip)
     if inc is not None:
         pt = point_of(inc.geometry)
-        r = ctx.settings.nearby_km * 2.5
+        near_km = ctx.settings.nearby_km
+        r = near_km * 2.5
         layers.append(pdk.Layer("PathLayer", id="roads", get_path="path", get_width=2, width_min_pixels=1,
                                 get_color=[70, 110, 160, 150], data=[
                                     p for p in net.edge_paths()
                                     if abs(p["path"][0][0] - pt[0]) < r / 97.8 and abs(p["path"][0][1] - pt[1]) < r / 110.5]))
-        view = pdk.ViewState(longitude=pt[0], latitude=pt[1], zoom=float(ctx.options.get("zoom", 13.2)), pitch=50,
-                             bearing=-10)
-        near = nearby_entities(ctx.store, pt[0], pt[1], ctx.settings.nearby_km * 1.5,
-                               tuple(k for key in LAYERS for k in LAYERS[key][0]) + ("sensitive_target", "village"))
-        layers.append(pdk.Layer("ScatterplotLayer", id="nearby", data=[
-            {"position": list(point_of(e.geometry)), "name": _name(ctx, e), "info": _info(ctx, e),
-             "color": next((LAYERS[k][3] for k in LAYERS if e.kind in LAYERS[k][0]), [230, 120, 255]) + [235]}
-            for e in near], get_position="position", get_fill_color="color", get_radius=90, radius_min_pixels=6,
-            stroked=True, get_line_color=[7, 20, 43], pickable=True))
-        layers.append(text_layer("nearby_labels", [{"position": list(point_of(e.geometry)), "text": _name(ctx, e)}
-                                                   for e in near[:int(ctx.options.get("label_limit", 20))]],
-                                 size=15, offset=(0, -10), baseline="bottom"))
+        legend.append(roads_chip)
         layers.append(pdk.Layer("ScatterplotLayer", id="radius", data=[{"position": list(pt)}],
-                                get_position="position", get_radius=ctx.settings.nearby_km * 1000, filled=False,
-                                stroked=True, get_line_color=[232, 54, 59, 160], line_width_min_pixels=2))
+                                get_position="position", get_radius=near_km * 1000, filled=False,
+                                stroked=True, get_line_color=RADIUS_RGB + [200], line_width_min_pixels=2))
+        legend.append({"ids": ["radius"], "label": ctx.text(f"周边{near_km:g}公里", f"Within {near_km:g} km"),
+                       "color": RADIUS_RGB, "icon": "ring"})
+        # the teams sent to it, by status, each status with its routes
         if inc.is_drill:  # a drill's teams travel on the drill only (tracker.drill_teams), marked 演练
-            teams = [{"position": t["position"], "name": t["name"], "route": t["route"],
+            teams = [{"id": t["id"], "position": t["position"], "name": t["name"], "route": t["route"], "status": t["status"],
                       "info": ctx.text("演练 · ", "Drill · ") + STATUS[t["status"]][0 if ctx.lang == "zh" else 1]}
                      for t in drill_teams(inc, ctx.settings.speedup)]
         else:
-            teams = [{"position": list(point_of(t.geometry)), "name": t.name, "route": t.properties.get("route"),
-                      "info": STATUS.get(t.properties.get("status"), STATUS["standby"])[0]}
-                     for t in entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station"))
-                     if t.properties.get("incident_id") == inc.id]
-        layers.append(pdk.Layer("PathLayer", id="routes", data=[
-            {"path": t["route"], "name": t["name"]} for t in teams if t["route"]],
-            get_path="path", get_width=30, width_min_pixels=4, get_color=[60, 220, 120, 230]))
-        layers.append(pdk.Layer("ScatterplotLayer", id="teams", data=[
-            {k: t[k] for k in ("position", "name", "info")} for t in teams],
-            get_position="position", get_fill_color=[60, 220, 120, 255], get_radius=120, radius_min_pixels=8,
-            stroked=True, get_line_color=[255, 255, 255], pickable=True))
+            teams = []
+            for t in entities_of(ctx.store, ("emergency_team", "micro_station", "fire_rescue_station")):
+                if t.properties.get("incident_id") != inc.id or point_of(t.geometry) is None:
+                    continue
+                status = t.properties.get("status") if t.properties.get("status") in STATUS else "standby"
+                teams.append({"id": t.id, "position": list(point_of(t.geometry)), "name": _name(ctx, t),
+                              "route": t.properties.get("route"), "status": status,
+                              "info": STATUS[status][0 if ctx.lang == "zh" else 1]})
+        team_layers = []
+        for status, (zh, en, colour) in STATUS.items():
+            mine = [t for t in teams if t["status"] == status]
+            rgb = _rgb(colour)
+            layers.append(pdk.Layer("PathLayer", id=f"routes_{status}", data=[
+                {"path": t["route"], "name": t["name"], "info": t["info"]} for t in mine if t["route"]],
+                get_path="path", get_width=30, width_min_pixels=4, get_color=rgb + [200], pickable=True))
+            team_layers.append(icon_layer(f"teams_{status}", [
+                {"id": t["id"], "position": t["position"], "name": t["name"], "info": t["info"]} for t in mine],
+                icon="shield", color=rgb + [255], size=ICON_PX + 2))
+            if mine:
+                legend.append({"ids": [f"teams_{status}", f"routes_{status}"],
+                               "label": ctx.text(f"救援队伍·{zh} {len(mine)}", f"Teams {en.lower()} {len(mine)}"),
+                               "color": rgb, "icon": "shield"})
+        # hazards and resources within reach, each kind with the one map's symbol and colour (the teams sent
+        # to it are drawn once, as teams)
+        kinds = {**LAYERS, **NEARBY_OTHER}
+        sent = {t["id"] for t in teams}
+        near = [e for e in nearby_entities(ctx.store, pt[0], pt[1], near_km * 1.5,
+                                           tuple(k for key in kinds for k in kinds[key][0])) if e.id not in sent]
+        labelled = {e.id for e in near[:int(ctx.options.get("label_limit", 20))]}
+        for key, (ekinds, zh, en, rgb, icon) in kinds.items():
+            mine = [e for e in near if e.kind in ekinds]
+            if not mine:
+                continue
+            rows = [{"id": e.id, "position": list(point_of(e.geometry)), "name": _name(ctx, e), "info": _info(ctx, e)}
+                    for e in mine]
+            layers.append(icon_layer(f"nearby_{key}", rows, icon=icon, color=rgb + [255], size=ICON_PX))
+            ids = [f"nearby_{key}"]
+            names = [{"position": row["position"], "text": row["name"]} for e, row in zip(mine, rows) if e.id in labelled]
+            if names:
+                ids.append(f"nearby_{key}_labels")
+                layers.append(text_layer(ids[-1], names, size=15, offset=(0, -ICON_PX // 2 - 2), baseline="bottom"))
+            legend.append({"ids": ids, "label": f"{(zh, en)[lang - 1]} {len(mine)}", "color": rgb, "icon": icon})
+        layers += team_layers                       # teams over the places they pass
         layers.append(_incident_layer(ctx, [inc], radius_m=120))
         layers.append(_incident_labels(ctx, [inc]))
+        if inc.is_drill:
+            what = ctx.text("演练事件", "Drill incident")
+        elif inc.severity in LEVEL_ZH:
+            what = ctx.text(f"事件 {LEVEL_ZH[inc.severity]}", f"Incident, level {inc.severity}")
+        else:
+            what = ctx.text("事件", "Incident")
+        legend.insert(0, {"ids": ["incidents", "incident_labels"], "label": what,
+                          "color": DRILL_RGB if inc.is_drill else SEV_RGB.get(inc.severity, SEV_RGB[1])})
+        # frame what the map shows: the incident, its circle, the places around it, the teams' whole routes
+        frame = [list(pt)] + _circle_points(pt[0], pt[1], near_km) + [list(point_of(e.geometry)) for e in near]
+        frame += [p for t in teams for p in (t["route"] or [t["position"]])]
+        width, height = (float(v) for v in ctx.options.get("map_px", (918, 570)))
+        view = fit_view(frame, width=width, height=height, pitch=45, bearing=-10,
+                        padding=(60, 40, 30, 220 if ctx.lang == "zh" else 270),
+                        min_zoom=8, max_zoom=float(ctx.options.get("zoom", 15)))
     ctx.data_time = time.time()
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip={"text": "{name}\n{info}"})
+    return _deck_spec(layers, view, legend)
 
 
 def warnings_panel(ctx: PanelContext) -> Any:
@@ -452,12 +543,22 @@ def warnings_panel(ctx: PanelContext) -> Any:
         return html.Div(ctx.text("暂无预警发布", "No warnings published"), className="tb-empty")
     state = {"draft": ("草稿", "Draft"), "reviewed": ("已审核", "Reviewed"), "published": ("已发布", "Published"),
              "cancelled": ("已撤销", "Cancelled")}
+    titled = {inc.id: inc} if inc is not None else {}
+
+    def title(p: Any) -> Any:  # a warning titled like its incident reads the incident's English title
+        if p.incident_id not in titled:
+            with ctx.store.session() as db:
+                titled[p.incident_id] = db.get(Incident, p.incident_id) if p.incident_id else None
+        of = titled[p.incident_id]
+        if ctx.lang == "en" and of is not None and of.title == p.title and (of.properties or {}).get("title_en"):
+            return of.properties["title_en"]
+        return ctx.original(p.title)
     return html.Ul(className="tb-alerts", style={"fontSize": "16px"}, children=[
         html.Li([html.Span(publish.LEVELS[p.level][0 if ctx.lang == "zh" else 1], className="tb-alert-badge",
                            style={"background": "rgb({},{},{})".format(*publish.LEVEL_RGB[p.level]),
                                   "color": "#07142b"}),
-                 html.Span(f"#{p.id} {p.title} · {state[p.state][0 if ctx.lang == 'zh' else 1]} · "
-                           f"{len(p.recipients)}{ctx.text('个对象', ' recipients')}")]) for p in pubs])
+                 html.Span([f"#{p.id} ", title(p), f" · {state[p.state][0 if ctx.lang == 'zh' else 1]} · "
+                            f"{len(p.recipients)}{ctx.text('个对象', ' recipients')}"])]) for p in pubs])
 
 
 def incidents_list(ctx: PanelContext) -> Any:

@@ -372,5 +372,7 @@ def publish(store: Store, number: int, actor: str) -> Entity:
     note = f"新闻发布: 第 {number} 号《{p['title']}》已发布" + ("(演练,不对外公开)" if p.get("is_drill") else "")
     if p.get("corrects"):
         note += f",更正第 {p['corrects']} 号"
-    incidents.record(store, int(p["incident_id"]), actor, "press", note, {"release": number})
+    en = (f"Press release No. {number} published: {p['title_en']}" + (" (drill, not made public)" if p.get("is_drill") else "")
+          + (f", correcting No. {p['corrects']}" if p.get("corrects") else "")) if p.get("title_en") else None
+    incidents.record(store, int(p["incident_id"]), actor, "press", note, {"release": number}, en=en)
     return row

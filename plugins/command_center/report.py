@@ -488,6 +488,6 @@ def write_report(store: Store, incident_id: int, net: RoadNetwork | None, out_di
         db.add(row)
         db.commit()
     incidents.record(store, incident_id, actor, "report", "应急评估报告已生成",
-                     {"html": str(html_path), "pdf": str(pdf_path)})
+                     {"html": str(html_path), "pdf": str(pdf_path)}, en="Evaluation report generated")
     return {"html": html_path, "pdf": pdf_path}
 

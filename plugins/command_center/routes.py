@@ -271,7 +271,9 @@ def warning_step(pub_id: int, action: str) -> Any:
             if pub.incident_id:
                 try:
                     incidents.note_warning(store, pub.incident_id, _actor(), pub.id,
-                                           f"{publish.LEVELS[pub.level][0]} #{pub.id} 已发布至 {len(pub.recipients)} 个对象")
+                                           f"{publish.LEVELS[pub.level][0]} #{pub.id} 已发布至 {len(pub.recipients)} 个对象",
+                                           f"{publish.LEVELS[pub.level][1]} warning #{pub.id} published to "
+                                           f"{len(pub.recipients)} recipients")
                 except incidents.IncidentError:
                     pass
         else:

@@ -38,7 +38,9 @@ def on_alert(store: Store, bus: Bus | None, settings: CommandSettings, alert_id:
     if recent is not None and alert.incident_id is None:
         incidents.record(store, recent.id, "system", "message",
                          f"结案后再次报警 #{alert_id}: {alert.title} (未自动新建事件, 请值班人员研判)",
-                         {"alert_id": alert_id, "plugin": alert.plugin, "severity": alert.severity})
+                         {"alert_id": alert_id, "plugin": alert.plugin, "severity": alert.severity},
+                         en=f"Alert #{alert_id} again after closing: {alert.title_en} (no new incident opened; "
+                            "for the duty officer to assess)" if alert.title_en else None)
         return None
     if alert.incident_id is None:
         near = _nearby_open(store, alert, settings.merge_km, drill)
@@ -49,7 +51,8 @@ def on_alert(store: Store, bus: Bus | None, settings: CommandSettings, alert_id:
                 db.add(a)
                 db.commit()
             incidents.record(store, near.id, "system", "alert_linked", f"报警 #{alert_id} 并入本事件: {alert.title}",
-                             {"alert_id": alert_id, "plugin": alert.plugin, "severity": alert.severity})
+                             {"alert_id": alert_id, "plugin": alert.plugin, "severity": alert.severity},
+                             en=f"Alert #{alert_id} joined this incident: {alert.title_en}" if alert.title_en else None)
             return near.id
     try:
         inc = incidents.open_from_alert(store, alert_id, "system")

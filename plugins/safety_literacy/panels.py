@@ -26,7 +26,7 @@ TARGET_TEXT = {"cadre": ("干部轮训", "Cadre training"), "inspector": ("执�
                "grid_worker": ("网格员培训", "Grid workers"), "frontline": ("一线员工培训", "Front-line training"),
                "principal": ("无有效主要负责人证", "No valid principal cert."),
                "safety_manager": ("无有效安全管理人员证", "No valid safety-manager cert."),
-               "certificates": ("三类人员证书过期", "Expired 三类 certificates")}
+               "certificates": ("三类人员证书过期", "Expired key-personnel certificates")}
 
 
 def snapshot(ctx: PanelContext) -> kpis.Snapshot:
@@ -71,7 +71,7 @@ def targets(ctx: PanelContext) -> Any:
              _ring(ctx.text("执法人员复训率", "Inspectors"), p["inspector"]),
              _ring(ctx.text("网格员培训率", "Grid workers"), p["grid_worker"]),
              _ring(ctx.text("高危一线员工覆盖", "High-risk workers"), snap.frontline),
-             _ring(ctx.text("三类人员持证率", "三类 certified"), snap.three_types)]
+             _ring(ctx.text("三类人员持证率", "Key personnel certified"), snap.three_types)]
     return html.Div(style={"height": "100%", "display": "flex", "flexDirection": "column"}, children=[
         html.Div(rings[:3], style={"display": "grid", "gridTemplateColumns": "repeat(3, 1fr)", "gap": "4px"}),
         html.Div(rings[3:], style={"display": "grid", "gridTemplateColumns": "repeat(2, 1fr)", "gap": "4px",
