@@ -185,6 +185,8 @@ def test_every_screen_has_wall_sized_unclipped_text_and_a_clear_title(wall_serve
                 issues += [f"1080p {c}" for c in title_collisions(m)]
                 page.set_viewport_size({"width": 3840, "height": 2160})
                 page.wait_for_timeout(600)          # the canvas refits on the next clock tick
+                if shots:
+                    page.screenshot(path=str(Path(shots) / f"{prefix}{uid}_{lang}_4k.png"))
                 issues += [f"4K {c}" for c in title_collisions(page.evaluate(MEASURE, [WALL_TEXT_MIN_PX,
                                                                                         WALL_FIGURE_MIN_PX]))]
                 print(f"\n== {where}: {len(issues)} offenders")
