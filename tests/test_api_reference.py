@@ -43,3 +43,21 @@ def test_docs_api_command_checks_and_writes(tmp_path: Path, capsys) -> None:
     assert main(["docs", "api", "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == render_api_reference()
     assert main(["docs", "api", "--check", "--out", str(out)]) == 0
+
+
+def test_the_api_versions_section_says_in_which_version_each_name_and_hook_came() -> None:
+    """docs/plugins.md "API versions" lists every core.api name and every hook under the minor version that
+    added it, so a vendor knows the lowest api_version to declare."""
+    import re
+
+    import core.api
+    from core import PLUGIN_API_VERSION
+    from core.plugins import hookspecs
+    doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## API versions"):]
+    section = section[:section.index("\n## ", 5)]
+    assert f"currently **{PLUGIN_API_VERSION}**" in section
+    named = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)", section))
+    hooks = {n for n in dir(hookspecs) if n.startswith(("register_", "on_", "resolve_"))}
+    missing = sorted((set(core.api.__all__) | hooks) - named)
+    assert not missing, f"not in docs/plugins.md 'API versions': {missing}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import PLUGIN_API_VERSION
 from core.api import PanelSpec, hookimpl
 from core.plugins.manager import PluginStatus
 from core.web.screen_callbacks import render_panel as render_screen_panel
@@ -24,7 +25,7 @@ def _plugins():
 def test_health_reports_plugins_and_sources(make_twin_app) -> None:
     app = make_twin_app(builtin=True, plugin_allowlist=["demo_sensors", "alerts"])
     body = app.server.test_client().get("/api/health").get_json()
-    assert body["plugin_api_version"] == "1.0" and body["version"]
+    assert body["plugin_api_version"] == PLUGIN_API_VERSION and body["version"]
     demo = next(p for p in body["plugins"] if p["name"] == "demo_sensors")
     assert demo["state"] == "enabled" and "simulator" in demo["sources"]
     assert set(demo["sources"]["simulator"]) >= {"last_heartbeat", "last_data"}

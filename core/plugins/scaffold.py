@@ -14,7 +14,7 @@ from core.plugins.manifest import _NAME_RE
 MANIFEST = Template('''\
 name = "$name"
 version = "0.1.0"
-api_version = ">=1.0,<2"
+api_version = ">=1.1,<2"
 description = "Scaffolded plugin: one probe source, one alert rule, one panel."
 panels = ["$name.latest"]
 
