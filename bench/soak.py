@@ -3,6 +3,7 @@
     .venv/bin/python bench/soak.py                # 45 s smoke run (under a minute)
     .venv/bin/python bench/soak.py --minutes 30   # the real soak
     .venv/bin/python bench/soak.py --quick        # seconds, for the tests: its figures say nothing
+    .venv/bin/python bench/soak.py --screen district --minutes 10   # every plugin, a live incident pulsing
 
 Last line: one JSON object: ``server_rss_mb_start`` / ``server_rss_mb_end`` (the server and its children),
 ``js_heap_mb_start`` / ``js_heap_mb_end`` (the page's used JS heap), their ratios (``server_rss_ratio``,
@@ -47,6 +48,20 @@ def start(tmp: Path, keep: set[str] | None = None) -> tuple[subprocess.Popen, st
     return serve(cfg, tmp / "soak.yaml")
 
 
+def start_district(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """Every built-in plugin at its own cadence, and a live incident on the one map (so its marker pulses:
+    assets/twinboard.js redraws that layer 15 times a second)."""
+    cfg = {"root": str(ROOT), "database_url": f"sqlite:///{tmp / 'soak.sqlite'}", "var_dir": str(tmp / "var"),
+           "playlists_file": str(tmp / "none.yaml"), "public_screens": True, "entry_points": False}
+    proc, url = serve(cfg, tmp / "soak.yaml")
+    from core.data.store import open_store
+    from core.plugins.manager import import_plugin_submodule
+    incidents = import_plugin_submodule(ROOT / "plugins" / "command_center", "incidents")
+    incidents.open_incident(open_store(cfg["database_url"]), "soak", kind="fire", title="仓库火灾(浸泡测试)",
+                            lon=121.43, lat=28.66, severity=2)
+    return proc, url
+
+
 def sample(page, cdp, proc: psutil.Process) -> dict[str, float]:
     cdp.send("HeapProfiler.collectGarbage")
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -71,12 +86,17 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds before the start sample")
     ap.add_argument("--panels", default="", help="only these panel keys of the demo (to find a leak)")
     ap.add_argument("--quick", action="store_true", help="a smoke run for the tests: 3 s warm-up, 6 s run")
+    ap.add_argument("--screen", choices=("demo", "district"), default="demo",
+                    help="demo: demo_sensors at 10x; district: every plugin and a live (pulsing) incident")
     args = ap.parse_args()
     if args.quick:
         args.minutes, args.warmup = min(args.minutes, 0.1), min(args.warmup, 3.0)
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="twinboard-soak-"))
-    proc, url = start(tmp, set(filter(None, args.panels.split(","))) or None)
+    if args.screen == "district":
+        proc, url = start_district(tmp)
+    else:
+        proc, url = start(tmp, set(filter(None, args.panels.split(","))) or None)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
@@ -84,7 +104,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
-            page.goto(url + "/screen/demo")
+            page.goto(url + f"/screen/{args.screen}")
             page.wait_for_selector(".tb-panel-body", timeout=60000)
             if page.locator(".tb-panel-deck").count():
                 page.wait_for_selector(".tb-deck-host canvas", timeout=60000)
@@ -108,7 +128,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({"minutes": args.minutes, "quick": args.quick,
+    print(json.dumps({"minutes": args.minutes, "quick": args.quick, "screen": args.screen,
                       "server_rss_mb_start": round(first["server_rss_mb"], 1),
                       "server_rss_mb_end": round(last["server_rss_mb"], 1),
                       "js_heap_mb_start": round(first["js_heap_mb"], 1),
