@@ -58,6 +58,25 @@ def test_scripted_deviation_closed_zone_and_stop(model):
     assert not any(e == "cp.vehicle.v1" for _, e in seen)
 
 
+def test_vehicle_alerts_read_in_english_with_the_zone_s_english_name(model):
+    """Issue 19: the closed-zone, route and stop alerts carry English text; the zone by its English name."""
+    import re
+    sc = scenario.load_scenario(scenario.scenario_path("leak_chlorine"), model)
+    sim = simulator.Simulator(model, sc, t0=NOW)
+    rules = closed.vehicle_rules(model)
+    drafts = {}
+    for k in range(0, 600, 2):
+        rs = sim.readings(NOW + k)
+        for r in rules:
+            for d in r.evaluate(rs):
+                drafts.setdefault(d.rule_id, d)
+    assert {"chemical_park.route", "chemical_park.closed", "chemical_park.stop"} <= set(drafts)
+    for d in drafts.values():
+        assert d.title_en and d.message_en, d
+        assert not re.search(r"[\u4e00-\u9fff]{2,}", d.title_en + d.message_en), d   # the plate's 浙 only
+    assert "Loading area north maintenance closure" in drafts["chemical_park.closed"].message_en
+
+
 def test_rule_clears_when_back_on_route(model):
     rule = closed.VehicleRule(model, "route")
     geo = closed.ParkGeometry(model)

@@ -140,11 +140,15 @@ class VehicleRule:
                     bad = True
                     out.append(AlertDraft(self.id, vid, Severity.III, "危化品车辆偏离规划路线",
                                           f"{plate} 偏离 {c['off_route_m']:.0f} m (走廊 ±{c['corridor_m']:.0f} m)",
-                                          round(c["off_route_m"], 1)))
+                                          round(c["off_route_m"], 1), title_en="Hazmat vehicle off its planned route",
+                                          message_en=f"{plate} {c['off_route_m']:.0f} m off the route "
+                                                     f"(corridor ±{c['corridor_m']:.0f} m)"))
                 elif self.kind == "closed" and c["closed_zone"]:
                     bad = True
-                    zone = self.model.items[c["closed_zone"]].name
-                    out.append(AlertDraft(self.id, vid, Severity.II, "危化品车辆闯入封闭区域", f"{plate} 进入 {zone}"))
+                    zone = self.model.items[c["closed_zone"]]
+                    out.append(AlertDraft(self.id, vid, Severity.II, "危化品车辆闯入封闭区域", f"{plate} 进入 {zone.name}",
+                                          title_en="Hazmat vehicle entered a closed zone",
+                                          message_en=f"{plate} entered {zone.label('en')}"))
                 elif self.kind == "stop":
                     speed = d.get("speed_kmh", math.inf)
                     if speed < STOP_KMH and not c["parked"]:
@@ -152,7 +156,10 @@ class VehicleRule:
                         if d["ts"] - since >= self.stop_s:
                             bad = True
                             out.append(AlertDraft(self.id, vid, Severity.III, "危化品车辆违规停车",
-                                                  f"{plate} 在停车场/装卸台外停留 {d['ts'] - since:.0f} s"))
+                                                  f"{plate} 在停车场/装卸台外停留 {d['ts'] - since:.0f} s",
+                                                  title_en="Hazmat vehicle stopped outside a parking area",
+                                                  message_en=f"{plate} stopped {d['ts'] - since:.0f} s outside the "
+                                                             "parking area and loading bays"))
                     else:
                         self.still_since.pop(vid, None)
                 self.state[vid] = bad
