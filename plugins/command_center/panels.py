@@ -310,7 +310,7 @@ def incident_card(ctx: PanelContext) -> Any:
         else:
             bg = "#132a4d"
         return {"padding": "4px 12px" if ctx.lang == "zh" else "3px 7px", "marginRight": "4px", "borderRadius": "3px",
-                "fontSize": "17px" if ctx.lang == "zh" else "15px",  # the longer English words: the card still fits
+                "fontSize": "17px" if ctx.lang == "zh" else "16px",  # the wall minimum; the longer English words wrap
                 "background": bg, "color": "#e6f1ff" if i <= idx and (s in seen or i == idx) else "#6f86a6",
                 "textDecoration": "line-through" if i < idx and s not in seen else "none"}
     steps = [html.Span(STATE_TEXT[s][0 if ctx.lang == "zh" else 1], style=step_style(i, s))
