@@ -11,7 +11,7 @@ import pytest
 
 from core.api import Reading, Severity
 from core.web.dashboards import load_dashboard
-from core.plugins.testing import make_twin_app, render_panel, twin_store  # noqa: F401
+from core.plugins.testing import make_twin_app, panel_text, render_panel, twin_store  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -348,21 +348,6 @@ def test_a_reported_hazard_is_found_by_its_ref_and_taken_once(any_store) -> None
 
 
 # -- English screens (issue 19) ------------------------------------------------------------------------
-def _screen_text(node, originals: list[str]) -> str:
-    """A rendered panel's text as a screen shows it (one line per block), each marked original (a person's
-    free text, ``ctx.original``) replaced by a placeholder the way the wall audit takes it out."""
-    from dash import html
-    if node is None:
-        return ""
-    if isinstance(node, (str, int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return "".join(_screen_text(n, originals) for n in node)
-    if getattr(node, "className", None) == "tb-original":
-        originals.append(str(node.children))
-        return "‹original›"
-    inner = _screen_text(getattr(node, "children", None), originals)
-    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
 
 
 def test_demo_panels_read_in_english_and_show_no_machine_text(make_twin_app):
@@ -399,7 +384,7 @@ def test_demo_panels_read_in_english_and_show_no_machine_text(make_twin_app):
     for pid, opts in renders:
         for loc in ("zh_CN", "en"):
             originals: list[str] = []
-            text = _screen_text(render_panel(app, f"enterprise_park.{pid}", opts, locale=loc), originals)
+            text = panel_text(render_panel(app, f"enterprise_park.{pid}", opts, locale=loc), originals)
             problems += [f"{pid} {opts} {loc}: {p}" for p in machine_text_problems(text)]
             if loc == "en":
                 problems += [f"{pid} {opts}: {p}" for p in english_problems(text)]
@@ -413,5 +398,5 @@ def test_demo_panels_read_in_english_and_show_no_machine_text(make_twin_app):
                            deadline=now - 86400, actor="manager1", now=now - 2 * 86400)
     sys.modules["twinboard_plugins.enterprise_park.risk"]._cache.clear()     # the host's copy of the module
     originals = []
-    text = _screen_text(render_panel(app, "enterprise_park.inspections", {"limit": 9}, locale="en"), originals)
+    text = panel_text(render_panel(app, "enterprise_park.inspections", {"limit": 9}, locale="en"), originals)
     assert "仓库门口堆放纸箱" in originals and not english_problems(text) and i.title_en == ""

@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.api import AlertRaised, HazardReported
 from core.data.users import UserError, Users
-from core.plugins.testing import make_twin_app, render_panel  # noqa: F401
+from core.plugins.testing import make_twin_app, panel_text, render_panel  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = "gp.grid.xiachen-2"          # an enterprise grid: 海明塑料 and two more park enterprises are its points
@@ -397,21 +397,6 @@ def test_every_panel_renders_in_both_languages_with_the_demo_history(make_twin_a
 
 
 # -- English screens (issue 19) -----------------------------------------------------------------------------------
-def _screen_text(node, originals: list[str]) -> str:
-    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
-    replaced by a placeholder, as the wall audit takes it out."""
-    from dash import html
-    if node is None:
-        return ""
-    if isinstance(node, (str, int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return "".join(_screen_text(n, originals) for n in node)
-    if getattr(node, "className", None) == "tb-original":
-        originals.append(str(node.children))
-        return "‹original›"
-    inner = _screen_text(getattr(node, "children", None), originals)
-    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
 
 
 def test_the_demo_reports_read_in_english_on_an_english_screen(make_twin_app) -> None:
@@ -425,7 +410,7 @@ def test_the_demo_reports_read_in_english_on_an_english_screen(make_twin_app) ->
     shown = {}
     for loc in ("zh_CN", "en"):
         originals: list[str] = []
-        shown[loc] = _screen_text(render_panel(app, "grid_patrol.reports", {"limit": n}, locale=loc), originals)
+        shown[loc] = panel_text(render_panel(app, "grid_patrol.reports", {"limit": n}, locale=loc), originals)
         assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
     assert not english_problems(shown["en"]), english_problems(shown["en"])
     assert "Fire safety: E-bike charging in a stairwell" in shown["en"]
@@ -450,5 +435,5 @@ def test_a_workers_own_report_shows_as_the_original_and_its_alert_reads_in_engli
     assert alert.message_en == "see the report's description and photo · reported by gw1"
     assert not english_problems(f"{alert.title_en}\n{alert.message_en}")
     originals: list[str] = []
-    text = _screen_text(render_panel(app, "grid_patrol.reports", locale="en"), originals)
+    text = panel_text(render_panel(app, "grid_patrol.reports", locale="en"), originals)
     assert originals == [desc] and "Electrical: ‹original›" in text and not english_problems(text)

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from core.api import Entity
 from core.data.users import Users
 from core.plugins.manager import import_plugin_submodule
-from core.plugins.testing import render_panel
+from core.plugins.testing import panel_text, render_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "safety_literacy"
@@ -407,21 +407,6 @@ def test_outreach_points_keep_their_coordinates_and_the_demo_ones_are_on_land(ap
 
 
 # -- English screens (issue 19) ------------------------------------------------------------------------------
-def _screen_text(node, originals: list[str]) -> str:
-    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
-    replaced by a placeholder, as the wall audit takes it out."""
-    from dash import html
-    if node is None:
-        return ""
-    if isinstance(node, (str, int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return "".join(_screen_text(n, originals) for n in node)
-    if getattr(node, "className", None) == "tb-original":
-        originals.append(str(node.children))
-        return "‹original›"
-    inner = _screen_text(getattr(node, "children", None), originals)
-    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
 
 
 def test_government_units_read_in_english_by_their_kind() -> None:
@@ -446,7 +431,7 @@ def test_the_demo_shortfalls_read_in_english_on_an_english_screen(make_twin_app)
     shown = {}
     for loc in ("zh_CN", "en"):
         originals: list[str] = []
-        shown[loc] = _screen_text(render_panel(app, f"{PLUGIN}.shortfall", {"limit": len(snap.gaps)}, locale=loc),
+        shown[loc] = panel_text(render_panel(app, f"{PLUGIN}.shortfall", {"limit": len(snap.gaps)}, locale=loc),
                                   originals)
         assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
     assert not english_problems(shown["en"]), english_problems(shown["en"])

@@ -21,7 +21,7 @@ from core.api import HazardReported
 from core.data.store import open_store
 from core.data.users import UserError, Users
 from core.plugins.manager import import_plugin_submodule
-from core.plugins.testing import make_twin_app, render_panel  # noqa: F401
+from core.plugins.testing import make_twin_app, panel_text, render_panel  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "plugins" / "safety_services"
@@ -285,21 +285,6 @@ def test_demo_and_every_panel_in_both_languages(make_twin_app) -> None:
 
 
 # -- English screens (issue 19) -------------------------------------------------------------------------------------
-def _screen_text(node, originals: list[str]) -> str:
-    """A rendered panel's text, one line per block; each marked original (``ctx.original``) collected and
-    replaced by a placeholder, as the wall audit takes it out."""
-    from dash import html
-    if node is None:
-        return ""
-    if isinstance(node, (str, int, float)):
-        return str(node)
-    if isinstance(node, (list, tuple)):
-        return "".join(_screen_text(n, originals) for n in node)
-    if getattr(node, "className", None) == "tb-original":
-        originals.append(str(node.children))
-        return "‹original›"
-    inner = _screen_text(getattr(node, "children", None), originals)
-    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
 
 
 def test_the_demo_findings_read_in_english_and_a_real_one_shows_as_the_original(make_twin_app) -> None:
@@ -312,7 +297,7 @@ def test_the_demo_findings_read_in_english_and_a_real_one_shows_as_the_original(
     shown = {}
     for loc in ("zh_CN", "en"):
         originals: list[str] = []
-        shown[loc] = _screen_text(render_panel(app, "safety_services.copied", {"limit": 5}, locale=loc), originals)
+        shown[loc] = panel_text(render_panel(app, "safety_services.copied", {"limit": 5}, locale=loc), originals)
         assert not originals and not machine_text_problems(shown[loc]), (originals, machine_text_problems(shown[loc]))
     assert not english_problems(shown["en"]), english_problems(shown["en"])
     assert "Punch press guard missing; no two-hand control" in shown["en"] and "1 look-alike pair " in shown["en"]
@@ -333,7 +318,7 @@ def test_an_agencys_finding_without_english_shows_as_the_marked_original(app) ->
     assert [f.get("note_en") for r in model.records(st) for f in r.findings()] == \
         [None, "Cartons at the store's exit; escape route blocked"]
     originals: list[str] = []
-    text = _screen_text(render_panel(app, "safety_services.copied", locale="en"), originals)
+    text = panel_text(render_panel(app, "safety_services.copied", locale="en"), originals)
     assert originals == [note] and "Cartons at the store's exit; escape route blocked" in text
     assert not english_problems(text)
     body = record_body(c.id, staff, hc_exits=note)

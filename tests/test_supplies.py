@@ -351,9 +351,9 @@ def test_the_command_centre_alone_takes_no_stock_for_a_drill(twin_store) -> None
 def test_the_english_stock_table_fits_its_panel_in_chromium(tmp_path, chromium) -> None:
     """The wall audit found the English stock table 7 px wider than its panel (``clipped x 465>458``): fixed
     columns keep it inside, a cut name ends in an ellipsis with its full text as a title, no text under the
-    wall minimum. Measured the way tests/test_wall_text.py measures every screen."""
+    wall minimum. Measured the way tests/test_wall_audit.py measures every screen."""
     from conftest import start_server
-    from test_wall_text import MEASURE, settle
+    from wall_measure import MEASURE, settle
     from core.api import WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
     server = start_server(tmp_path, plugin_allowlist=["supplies", "alerts"])
     ctx = chromium.new_context(viewport={"width": 1920, "height": 1080})

@@ -128,6 +128,28 @@ def render_panel(app: Any, panel_id: str, options: dict[str, Any] | None = None,
     return result
 
 
+def panel_text(node: Any, originals: list[str] | None = None) -> str:
+    """The text a rendered panel (``render_panel``'s Dash component) shows, one line per ``Div``.
+
+    A person's free text shown as the marked original (``PanelContext.original``) is replaced by
+    ``‹original›`` and its text appended to ``originals`` when given, the way the wall audit takes it out
+    before it looks for untranslated Chinese on an English screen.
+    """
+    from dash import html
+    if node is None:
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return "".join(panel_text(n, originals) for n in node)
+    if getattr(node, "className", None) == "tb-original":
+        if originals is not None:
+            originals.append(str(node.children))
+        return "‹original›"
+    inner = panel_text(getattr(node, "children", None), originals)
+    return f"\n{inner}\n" if isinstance(node, html.Div) else inner
+
+
 def dashboard(uid: str, *panels: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A minimal valid dashboard dict for ``make_twin_app(dashboards=[...])``."""
     d = {"uid": uid, "title": {"zh": uid, "en": uid}, "panels": list(panels), **extra}

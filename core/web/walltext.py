@@ -11,7 +11,7 @@ What is enforced where:
   (``lint_component``, run on every placed panel by ``lint_dashboard_panels``);
 * a dashboard placement option that sets a text size (a key ending in ``font_px``) below the minimum is
   refused when the dashboard loads (``core.web.dashboards``), naming file, line and field;
-* ``tests/test_wall_text.py`` measures every screen in Chromium, zh and en: computed sizes, clipped text
+* ``tests/test_wall_audit.py`` measures every screen in Chromium, zh and en: computed sizes, clipped text
   and the title bar.
 """
 
