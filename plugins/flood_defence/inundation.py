@@ -119,13 +119,16 @@ class Scenario:
     breaches: tuple[tuple[float, float], ...] = ()      # (lon, lat)
     breach_width_m: float = 200.0
     breach_volume_m3: float | None = None              # None: the bathtub is not volume-limited
+    short: str = ""                                    # a table head's name (zh / en); empty: the name
+    short_en: str = ""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Scenario:
         return cls(str(d["key"]), str(d["name"]), str(d.get("name_en", d["name"])), float(d["sea_level_m"]),
                    float(d.get("rain_mm", 0.0)), tuple(tuple(map(float, b)) for b in d.get("breaches", ())),
                    float(d.get("breach_width_m", 200.0)),
-                   float(d["breach_volume_m3"]) if d.get("breach_volume_m3") is not None else None)
+                   float(d["breach_volume_m3"]) if d.get("breach_volume_m3") is not None else None,
+                   str(d.get("short", "")), str(d.get("short_en", "")))
 
 
 @dataclass

@@ -129,7 +129,9 @@ def rehearsal(ctx: PanelContext) -> Any:
     ]
     if any(r.nodata_cells for r in results):
         rows.append((ctx.text("无数据格", "No-data cells"), [str(r.nodata_cells) for r in results]))
-    head = html.Tr([html.Th("")] + [html.Th(_name(ctx, {"name": r.scenario.name, "name_en": r.scenario.name_en}),
+    head = html.Tr([html.Th("")] + [html.Th(_name(ctx, {"name": r.scenario.short or r.scenario.name,
+                                                        "name_en": r.scenario.short_en or r.scenario.name_en}),
+                                            title=_name(ctx, {"name": r.scenario.name, "name_en": r.scenario.name_en}),
                                             style={"fontSize": "16px", "fontWeight": 400, "color": "#8fb3da", "lineHeight": "19px",
                                                    "textAlign": "right", "verticalAlign": "bottom", "padding": "0 4px"}) for r in results])
     body = [html.Tr([_td(k, color="#8fb3da", whiteSpace="nowrap")] + [_td(v, textAlign="right") for v in vals])
