@@ -715,3 +715,21 @@ def test_every_drill_step_and_place_has_its_english_form() -> None:
         assert d.place.name_en, d.id
         for i, s in enumerate(d.steps):
             assert bool(s.text) == bool(s.text_en), f"{d.id} step {i}: text and text_en go together"
+
+
+def test_the_circle_panel_names_the_targets_reached_last_when_all_are_inside(make_twin_app) -> None:
+    """Issue 19: the 15-minute panel no longer shows one word ("无") under its figures when every target is
+    inside: it names the targets reached last and their station, in the screen's language."""
+    from core.plugins.testing import panel_text
+    app = make_twin_app(builtin=True, plugin_allowlist=["command_center", "alerts", "enterprise_park"],
+                        run_sources=False)
+    host = host_of(app)
+    res = _cc("panels").circle_result(types.SimpleNamespace(settings=host.plugins.records["command_center"].settings,
+                                                            store=host.store))
+    assert res.targets and not res.gaps, (len(res.targets), res.problems)   # the demo district: all within 15 min
+    last = max((t for t in res.targets if t.best_s is not None), key=lambda t: t.best_s)
+    zh = panel_text(render_panel(app, "command_center.circle"))
+    en = panel_text(render_panel(app, "command_center.circle", locale="en"))
+    assert "最晚到达" in zh and last.target.name in zh and f"{last.best_s / 60:.1f} 分钟" in zh
+    assert "reached last" in en and f"{last.best_s / 60:.1f} min" in en
+    assert not re.search(r"[\u4e00-\u9fff]{4,}", en), en

@@ -267,17 +267,28 @@ def circle_panel(ctx: PanelContext) -> Any:
 
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{v * 100:.0f}"
-    gaps = [html.Li(f"{g.target.name} · " + (ctx.text(f"{g.best_s / 60:.0f} 分钟", f"{g.best_s / 60:.0f} min")
-                                            if g.best_s else ctx.text("不可达", "unreachable")))
-            for g in res.gaps[:6]]
+    stations = {a.station.id: a.station.name for a in res.areas}
+
+    def row(t: Any) -> html.Li:
+        when = (ctx.text(f"{t.best_s / 60:.1f} 分钟", f"{t.best_s / 60:.1f} min") if t.best_s is not None
+                else ctx.text("不可达", "unreachable"))
+        by = f" · {ctx.name(stations[t.station_id])}" if t.station_id in stations else ""
+        return html.Li(f"{ctx.name(t.target.name)}{by} · {when}", title=t.target.name,
+                       style={"whiteSpace": "nowrap", "overflow": "hidden", "textOverflow": "ellipsis"})
+    if res.gaps:
+        head = ctx.text(f"{int(res.minutes)} 分钟圈外 ({len(res.gaps)})", f"Outside {int(res.minutes)} min ({len(res.gaps)})")
+        rows, colour = [row(g) for g in res.gaps[:6]], "#f5852a"
+    else:   # all inside: where the circle is thinnest, the targets reached last
+        edge = sorted((t for t in res.targets if t.covered and t.best_s is not None), key=lambda t: -t.best_s)[:4]
+        head = ctx.text(f"全部在 {int(res.minutes)} 分钟圈内 · 最晚到达", f"All inside {int(res.minutes)} min · reached last")
+        rows, colour = [row(t) for t in edge] or [html.Li(ctx.text("无目标", "no targets"))], "#2fd08a"
     return html.Div([
         html.Div(className="tb-kpis", style={"gridTemplateColumns": "repeat(3, 1fr)"}, children=[
             _kpi(ctx.text("风险点覆盖", "Risk points"), pct(res.shares.get("risk_points")), "%", size=34),
             _kpi(ctx.text("企业覆盖", "Enterprises"), pct(res.shares.get("enterprises")), "%", size=34),
             _kpi(ctx.text("人口覆盖", "People"), pct(res.shares.get("people")), "%", size=34)]),
-        html.Div(ctx.text(f"{int(res.minutes)} 分钟圈外 ({len(res.gaps)})", f"Outside {int(res.minutes)} min ({len(res.gaps)})"),
-                 style={"marginTop": "8px", "color": "#f5852a", "fontSize": "16px"}),
-        html.Ul(gaps or [html.Li(ctx.text("无", "none"))], style={"fontSize": "16px", "margin": "4px 0"}),
+        html.Div(head, style={"marginTop": "8px", "color": colour, "fontSize": "16px"}),
+        html.Ul(rows, style={"fontSize": "16px", "margin": "4px 0", "paddingLeft": "20px"}),
         html.Div([html.Div("⚠ " + p, className="tb-error-detail") for p in res.problems[:3]]),
     ])
 
