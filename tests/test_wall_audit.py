@@ -7,9 +7,9 @@ dispatch). Each screen is then opened once per language at 1920×1080 and, from 
 * **machine text and untranslated Chinese** (``test_machine_text.machine_text_problems`` and
   ``english_problems``): the page's text and its maps' ``TextLayer`` labels; a person's free text shown
   as the marked original (``PanelContext.original``) is taken out before the English check;
-* **wall-sized, unclipped text and a clear title** (``test_wall_text.MEASURE``): text under the wall
-  minimum, clipped boxes, wrapped panel titles, panels that never rendered, and title-bar collisions at
-  1080p and at 4K.
+* **wall-sized, unclipped text and a clear title** (``wall_measure.MEASURE``): text under the wall
+  minimum, clipped boxes, wrapped panel titles, Latin words or numbers broken across two lines, panels
+  that never rendered, and title-bar collisions at 1080p and at 4K.
 
 ``TB_WALL_SHOTS=/some/dir`` keeps a 1080p and a 4K screenshot of each screen (``TB_WALL_PREFIX`` names
 them); ``MACHINE_TEXT_DUMP=/some/dir`` keeps each screen's text; ``TB_WALL_ONLY=district,incident`` looks at
@@ -104,6 +104,7 @@ def _visit(browser, url: str, uid: str, lang: str, shots: str | None, prefix: st
         m = page.evaluate(MEASURE, [WALL_TEXT_MIN_PX, WALL_FIGURE_MIN_PX])
         wall = [f"small {s}" for s in m["small"]] + [f"clipped {c}" for c in m["clipped"]]
         wall += [f"wrapped {w}" for w in m["wrapped"]]
+        wall += [f"broken word {b}" for b in m["broken"]]
         wall += [f"never rendered: {p}" for p in page.evaluate(
             "() => Array.from(document.querySelectorAll('#tb-canvas .tb-loading'))"
             ".map(e => e.closest('[data-panel]').dataset.panel)")]

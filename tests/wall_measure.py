@@ -53,9 +53,27 @@ MEASURE = """([minText, minFigure]) => {
     const cs = getComputedStyle(el);
     if (el.getBoundingClientRect().height > 1.6 * parseFloat(cs.fontSize)) wrapped.push(label(el));
   }
+  // no Latin word or number is broken across two lines ("Bearin/g", "onlin/e", "5/0°"): a narrow column
+  // must shorten, shrink or ellipsise its text instead
+  const broken = [], rng = document.createRange();
+  const walker = document.createTreeWalker(canvas, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest('svg') || el.closest('.tb-secondary') || el.closest('.tb-hidden') || !visible(el)) continue;
+    const re = /[A-Za-z0-9°'’.]{3,}/g;
+    for (let m = re.exec(n.textContent); m; m = re.exec(n.textContent)) {
+      rng.setStart(n, m.index);
+      rng.setEnd(n, m.index + m[0].length);
+      const rects = Array.from(rng.getClientRects()).filter(r => r.width > 0.5);
+      if (rects.length > 1 && rects[rects.length - 1].top - rects[0].top > 2) {
+        broken.push(label(el) + ' "' + m[0] + '"');
+        break;
+      }
+    }
+  }
   const box = (sel) => { const el = document.querySelector(sel); if (!el || !el.textContent.trim()) return null;
     const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
-  return {small, clipped, wrapped, title: box('.tb-title'), subtitle: box('.tb-district'), badge: box('#tb-mode'),
+  return {small, clipped, wrapped, broken, title: box('.tb-title'), subtitle: box('.tb-district'), badge: box('#tb-mode'),
           clock: box('#tb-clock'), lang: box('.tb-lang')};
 }"""
 

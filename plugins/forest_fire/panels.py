@@ -183,18 +183,21 @@ def wall(ctx: PanelContext) -> Any:
         state = s.state if s else "offline"
         zh, en = STATE_TEXT.get(state, (state, state))
         rows.append(html.Tr([
-            html.Td(c.label(ctx.lang), style={"whiteSpace": "nowrap", "overflow": "hidden", "maxWidth": "150px",
-                                              "textOverflow": "ellipsis"}),
+            html.Td(c.label(ctx.lang), title=c.label(ctx.lang),
+                    style={"whiteSpace": "nowrap", "overflow": "hidden", "maxWidth": "150px", "textOverflow": "ellipsis"}),
             html.Td(ctx.text(zh, en), style={"color": STATE_COLORS.get(state, "#8a96a8")}),
             html.Td(f"{c.bearing_deg:.0f}°/{c.fov_deg:.0f}°"),
             html.Td(f"{c.interval_s:g}s"),
             html.Td(str(s.frames if s else 0)), html.Td(str(s.corrupt if s else 0)),
             html.Td(str(s.reconnects if s else 0))]))
-    head = html.Tr([html.Th(ctx.text(a, b)) for a, b in (("点位", "Camera"), ("状态", "State"), ("朝向/视角", "Bearing"),
-                                                          ("间隔", "Every"), ("帧", "Frames"), ("坏帧", "Bad"),
-                                                          ("重连", "Reconn."))])
+    # short English heads, each cell on one line: a narrow column never breaks a word ("Bearin/g", "onlin/e")
+    head = html.Tr([html.Th(ctx.text(a, b), title=ctx.text(a, t)) for a, b, t in (
+        ("点位", "Camera", "Camera"), ("状态", "State", "State"), ("朝向/视角", "View", "Bearing / field of view"),
+        ("间隔", "Every", "Frame interval"), ("帧", "Frames", "Frames read"), ("坏帧", "Bad", "Bad frames"),
+        ("重连", "Recon.", "Reconnections"))])
     table = html.Table([html.Thead(head), html.Tbody(rows)], className="ff-cams", style={
-        "width": "100%", "fontSize": "16px", "marginTop": "10px", "borderCollapse": "collapse", "textAlign": "left"})
+        "width": "100%", "fontSize": "16px", "marginTop": "10px", "borderCollapse": "collapse", "textAlign": "left",
+        "whiteSpace": "nowrap"})
     return html.Div(style={"height": "100%", "overflow": "hidden"}, children=[
         note,
         html.Div(tiles, className="ff-wall", style={"display": "grid", "gap": "8px",
