@@ -201,3 +201,52 @@ def test_three_way_split_is_by_scene_unit_and_disjoint():
         split_three(items, threshold_units=("U7",), test_units=("U7",))
     with pytest.raises(ValueError, match="scene units not in the source: \\['U99'\\]"):
         split_three(items, test_units=("U99",))
+
+
+def test_the_change_inside_a_box_matches_the_whole_frame_computation() -> None:
+    """bench/forest_fire.py: the background is worked out inside the candidate box only, and the frame's
+    brightness change once per frame on every 4th pixel; the share of changed pixels stays what the
+    whole-frame median background gave (a smoke patch in a brightening frame)."""
+    import numpy as np
+
+    from plugins.forest_fire.smoke.temporal import PresetHistory, TemporalParams, _px
+    rng = np.random.default_rng(3)
+    base = rng.integers(60, 180, (120, 160)).astype(np.int16)
+    hist = PresetHistory(TemporalParams())
+    frames = []
+    for k in range(6):
+        g = base + rng.integers(-3, 4, base.shape) + 2 * k          # noise and a slow brightening
+        frames.append(np.clip(g, 0, 255).astype(np.uint8))
+    smoke = frames[-1].astype(np.int16)
+    smoke[40:70, 60:90] += 40                                       # a plume in the newest frame
+    frames[-1] = np.clip(smoke, 0, 255).astype(np.uint8)
+    for f in frames:
+        hist.push(f)
+    box = (60 / 160, 40 / 120, 90 / 160, 70 / 120)
+
+    def whole_frame(b):
+        bg = np.median(np.stack(frames[:-1]), axis=0).astype(np.uint8)
+        diff = frames[-1].astype(np.int16) - bg.astype(np.int16)
+        diff -= np.int16(np.median(diff))
+        x1, y1, x2, y2 = _px(b, frames[-1].shape, hist.p.box_margin)
+        return float((np.abs(diff[y1:y2, x1:x2]) > hist.p.diff_level).mean())
+    assert abs(hist.changed_share(box) - whole_frame(box)) < 0.02
+    still = (0.05, 0.05, 0.2, 0.2)
+    assert abs(hist.changed_share(still) - whole_frame(still)) < 0.02 and hist.changed_share(still) < 0.05
+    assert hist.brightness_change() == hist.brightness_change()       # once per frame, then kept
+
+
+def test_the_wall_copy_of_a_frame_is_made_when_asked_for_at_the_wall_width() -> None:
+    """The camera thread keeps the frame as decoded; the wall's JPEG (WALL_WIDTH wide) is made on demand."""
+    import cv2
+    import numpy as np
+
+    from plugins.forest_fire.cameras import Camera
+    from plugins.forest_fire.source import WALL_WIDTH, CameraState
+    cam = Camera("c.w", "c.w", "w", "", 121.4, 28.65, 90, 60, 6000, stream="x", interval_s=1.0)
+    st = CameraState(cam)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    st.set_frame(frame, None, [])
+    img = cv2.imdecode(np.frombuffer(st.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[1] == WALL_WIDTH and img.shape[0] == 360
+    assert st.jpeg is st.jpeg                                        # encoded once per frame

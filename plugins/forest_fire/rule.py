@@ -263,8 +263,8 @@ class SmokeAlertRule:
             dropped_fs = before - len(kept)
             self.counts["false_source"] += dropped_fs
         self.window.append(kept)
-        if self.p.min_change > 0:
-            self.greys.append(_grey(frame) if frame is not None else None)
+        if self.p.min_change > 0 and (self.temporal is None or self.temporal.still_check):
+            self.greys.append(_grey(frame) if frame is not None else None)   # only for the still-object check
         evidence: dict[str, Any] = {}
         if self.temporal is not None:
             # the checks gate the *start* of an alert; a running alert is kept by the pooled score alone

@@ -57,10 +57,11 @@ class CameraState:
     _jpeg: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def set_frame(self, small: np.ndarray, out: RuleOutput | None, dets: list[Detection]) -> None:
-        """Keep the latest (downscaled) frame; the wall's JPEG is encoded when someone asks for it."""
+    def set_frame(self, frame: np.ndarray, out: RuleOutput | None, dets: list[Detection]) -> None:
+        """Keep the latest frame; the wall's copy (``WALL_WIDTH`` wide, boxes drawn, JPEG) is made only when
+        someone asks for it, not once per frame on the camera's thread."""
         with self._lock:
-            self._small, self._overlay, self._jpeg = small, (out, dets), None
+            self._small, self._overlay, self._jpeg = frame, (out, dets), None
 
     @property
     def has_frame(self) -> bool:
@@ -73,7 +74,11 @@ class CameraState:
         with self._lock:
             if self._jpeg is None and self._small is not None:
                 out, dets = self._overlay or (None, [])
-                ok, buf = cv2.imencode(".jpg", annotate(self._small, out, dets, self.camera),
+                frame = self._small
+                h, w = frame.shape[:2]
+                if w > WALL_WIDTH:
+                    frame = cv2.resize(frame, (WALL_WIDTH, int(WALL_WIDTH * h / w)), interpolation=cv2.INTER_AREA)
+                ok, buf = cv2.imencode(".jpg", annotate(frame, out, dets, self.camera),
                                        [cv2.IMWRITE_JPEG_QUALITY, 80])
                 self._jpeg = buf.tobytes() if ok else None
             return self._jpeg
@@ -204,10 +209,7 @@ class CameraWorker:
         dets = self.detector.detect(frame, infrared=self.cam.is_ir) if self.detector else []
         out = self.rule.update(dets, t, frame)
         st = self.state
-        h, w = frame.shape[:2]
-        small = cv2.resize(frame, (WALL_WIDTH, int(WALL_WIDTH * h / w)), interpolation=cv2.INTER_AREA) \
-            if w > WALL_WIDTH else frame
-        st.set_frame(small, out, dets)
+        st.set_frame(frame, out, dets)
         st.frame_time, st.detections, st.score, st.box = t, out.kept, out.score, out.box
         st.alert_on, st.night = out.alert_on, out.night
         st.model = self.detector.model_path.name if self.detector else ""
