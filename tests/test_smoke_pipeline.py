@@ -255,3 +255,17 @@ def test_offline_model_load_and_predict_opens_no_connection(tmp_path):
     assert out["attempts"] == [], out
     assert out["online"] is False and out["sync"] is False and out["n"] == 1
     assert all(f.startswith(str(tmp_path / "ucfg")) for f in out["fonts"]), out["fonts"]
+
+
+def test_dataset_leaves_the_test_units_out_of_train_and_val(tmp_path):
+    """Issue 17: the weights of 2026-12-04 were trained with the test unit in neither split."""
+    dataset = _sub("dataset")
+    src = _fake_source(tmp_path / "src", {"U1": 3, "U2": 2, "U3": 2})
+    summary = dataset.build_dataset(src, tmp_path / "ds", val_units=["U2"], test_units=["U3"], n_synth_pos=1,
+                                    n_synth_neg=1, n_bg_train=1, n_synth_neg_val=1, n_bg_val=1, seed=3)
+    assert summary["test_units_left_out"] == ["U3"]
+    assert set(summary["train_units"]) == {"U1"} and set(summary["val_units_counts"]) == {"U2"}
+    names = [p.name for split in ("train", "val") for p in (tmp_path / "ds" / split / "images").iterdir()]
+    assert not [n for n in names if "U3__" in n]
+    with pytest.raises(ValueError, match="U2"):
+        dataset.build_dataset(src, tmp_path / "ds2", val_units=["U2"], test_units=["U2"])
