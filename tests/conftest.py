@@ -64,6 +64,15 @@ class Server:
         with urllib.request.urlopen(self.url + "/api/health", timeout=5) as resp:
             return json.loads(resp.read())
 
+    def stop(self, grace_s: float = 30) -> None:
+        """SIGTERM, and SIGKILL if the server has not stopped within ``grace_s``."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
 
 def start_server(tmp: Path, env: dict | None = None, port: int | None = None, **extra: object) -> Server:
     port = port or free_port()

@@ -380,9 +380,4 @@ def test_review_retrain_compare_promote_rollback_in_chromium(tmp_path, chromium)
         promo = next(e for e in store.audit_log(300) if e.action == "forest_fire.model.promote")
         assert promo.actor == "mgr"
     finally:
-        srv.proc.terminate()
-        try:
-            srv.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            srv.proc.kill()
-            srv.proc.wait(10)
+        srv.stop()

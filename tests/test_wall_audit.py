@@ -155,12 +155,7 @@ def wall_visits(tmp_path_factory: pytest.TempPathFactory, chromium) -> dict[str,
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(v["text"], encoding="utf-8")
     finally:
-        server.proc.terminate()
-        try:
-            server.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(10)
+        server.stop()
     return visits
 
 
