@@ -35,7 +35,7 @@ from core.web.mapview import fit_view
 from core.web.panel_context import PanelContext, Selection
 from core.web.walltext import SECONDARY_CLASS, WALL_FIGURE_MIN_PX, WALL_TEXT_MIN_PX
 from core.yamlfile import load_yaml
-from core.names import name_en
+from core.names import name_en, person_en
 
 #: Decorate your hook implementations with this.
 hookimpl = pluggy.HookimplMarker("twinboard")
@@ -86,7 +86,7 @@ __all__ = [
     # wall text: the smallest text size on a screen, the class that marks text secondary (docs/plugins.md)
     "WALL_TEXT_MIN_PX", "WALL_FIGURE_MIN_PX", "SECONDARY_CLASS",
     # English screens: a Chinese place or company name without an English form, in English words and pinyin
-    "name_en",
+    "name_en", "person_en",
     # evidence photos checked by content (Pillow), stored by hash in a folder per owner, served inertly
     "check_photo", "sniff_image", "CheckedPhoto", "PhotoError", "PhotoFolders", "PHOTO_HEADERS", "PHOTO_MIME_BY_EXT",
     # a plugin's records as twin entities with their audit entry; bad input naming the field; dates naming it

@@ -89,3 +89,31 @@ def name_en(name: str) -> str:
             tail.append(place)
     words = [pinyin(rest)] + tail
     return re.sub(r"\s+", " ", " ".join(w for w in words if w)).replace(" ,", ",").strip()
+
+
+#: two-character surnames (复姓): the rest of a name is the given name
+_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "令狐", "慕容", "夏侯", "长孙", "宇文",
+                      "司徒", "轩辕", "端木", "南宫", "西门", "独孤", "申屠")
+#: surnames read otherwise than the character's usual reading
+_SURNAME_READING = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "区": "ou", "查": "zha", "朴": "piao",
+                    "乐": "yue", "覃": "qin", "缪": "miao", "翟": "zhai", "盖": "ge", "种": "chong", "秘": "bi",
+                    "长孙": "zhangsun", "尉迟": "yuchi", "万俟": "moqi"}
+
+
+def person_en(name: str) -> str:
+    """A Chinese person's name in pinyin, surname first as written in English: ``"罗佳琪"`` → ``"Luo Jiaqi"``,
+    ``"欧阳明"`` → ``"Ouyang Ming"``. An anonymised name (``"胡某某"``, ``"王某"``) keeps the surname only:
+    ``"Hu X."``. Several names joined by 、 , or ， come back joined by ", ". A name with no
+    Chinese in it is returned as it is."""
+    parts = [p.strip() for p in re.split(r"[、,，]", name or "") if p.strip()]
+    if len(parts) > 1:
+        return ", ".join(person_en(p) for p in parts)
+    name = (name or "").strip()
+    if not has_chinese(name) or not _HAN.fullmatch(name):
+        return name if not has_chinese(name) else pinyin(name)
+    cut = 2 if (name[:2] in _COMPOUND_SURNAMES or name[:2] in _SURNAME_READING) and len(name) > 2 else 1
+    surname, given = name[:cut], name[cut:]
+    sur = (_SURNAME_READING.get(surname) or "".join(lazy_pinyin(surname, style=Style.NORMAL))).capitalize()
+    if not given or set(given) <= {"某"}:
+        return f"{sur} X." if given else sur
+    return f"{sur} {''.join(lazy_pinyin(given, style=Style.NORMAL)).capitalize()}"

@@ -131,3 +131,14 @@ def test_names_without_an_english_form_read_in_english_words_and_pinyin() -> Non
     assert name_en("海门潮位站") == "Haimen Tide Station"
     assert name_en("Jiao River") == "Jiao River"
     assert not english_problems(name_en("前所再生塑料加工点"))
+
+
+def test_people_read_surname_first_in_pinyin_on_english_screens() -> None:
+    from core.api import PanelContext, person_en
+    assert person_en("罗佳琪") == "Luo Jiaqi" and person_en("欧阳明") == "Ouyang Ming"
+    assert person_en("曾庆华") == "Zeng Qinghua"                       # a surname's own reading
+    assert person_en("胡某某") == "Hu X." and person_en("袁志刚、曾庆华") == "Yuan Zhigang, Zeng Qinghua"
+    assert person_en("Li Wei") == "Li Wei"
+    en = PanelContext("p", "p.x", {}, "en", store=None, settings=None)
+    zh = PanelContext("p", "p.x", {}, "zh_CN", store=None, settings=None)
+    assert en.person("罗佳琪") == "Luo Jiaqi" and zh.person("罗佳琪") == "罗佳琪" and en.person("罗佳琪", "Jackie Luo") == "Jackie Luo"

@@ -76,6 +76,14 @@ class PanelContext:
         from core.names import name_en
         return en or name_en(zh)
 
+    def person(self, name: str, en: str | None = None) -> str:
+        """A person's name (or several, joined by 、) in the screen's language: on English screens ``en`` when
+        the record has one, else pinyin with the surname first (``core.api.person_en``: 罗佳琪 → Luo Jiaqi)."""
+        if self.lang != "en" or not name:
+            return name
+        from core.names import person_en
+        return en or person_en(name)
+
     def original(self, text: str, en: str | None = None) -> Any:
         """A person's free text (a hazard description, an inspector's finding, a field report) in the
         screen's language. On English screens: ``en`` when the record carries an English form; otherwise

@@ -66,7 +66,7 @@ def _person(ctx: PanelContext, who: str) -> str:
     demo = who.startswith(DEMO_ACTOR)
     who = who[len(DEMO_ACTOR):] if demo else who
     text = ctx.text("系统", "system") if who == "system" else (
-        ctx.text(who, VOCAB_EN[who]) if who in VOCAB_EN else ctx.name(who))
+        ctx.text(who, VOCAB_EN[who]) if who in VOCAB_EN else ctx.person(who))
     return text + (ctx.text("(演示)", " (demo)") if demo else "")
 
 

@@ -120,7 +120,7 @@ def overdue(ctx: PanelContext) -> Any:
             html.Div(style=ROW | {"fontSize": "16px"}, children=[
                 html.Span(_name(ctx, g.name, g.name_en), style=ELLIPSIS),
                 html.B(f"{r['overdue']}/{r['points']}", style={"color": color})]),
-            html.Div(f"{ctx.text('网格员', 'Worker')} {w.name if w else '–'} · {since}",
+            html.Div(f"{ctx.text('网格员', 'Worker')} {ctx.person(w.name) if w else '–'} · {since}",
                      style={"fontSize": "16px", "color": MUTED})]))
     more = len(late) - len(rows)
     return html.Div(rows + ([html.Div(ctx.text(f"另有 {more} 个网格", f"{more} more grids"),
@@ -161,7 +161,7 @@ def workers(ctx: PanelContext) -> Any:
         when = time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else ctx.text("无签到", "none")
         rows.append(html.Div(style=ROW | {"fontSize": "16px", "padding": "3px 0",
                                           "borderBottom": "1px solid rgba(29,79,143,0.45)"}, children=[
-            html.Span(w.name, style={"width": "62px"}),
+            html.Span(ctx.person(w.name), title=w.name, style={"width": "62px", "flex": "none"} | ELLIPSIS),
             html.Span(_name(ctx, g.name, g.name_en).split("·")[-1] if g else w.grid, style={"flex": 1} | ELLIPSIS),
             html.Span(_name(ctx, point.name, point.name_en).split("·")[-1] if point else "–",
                       style={"width": "110px", "color": MUTED} | ELLIPSIS),

@@ -237,7 +237,7 @@ def certified(ctx: PanelContext) -> Any:
     issues.sort(key=lambda x: (x[0], x[1].id))
     rows = [html.Div(style={"display": "flex", "justifyContent": "space-between", "fontSize": "16px",
                             "borderLeft": f"5px solid {color}", "padding": "1px 8px", "margin": "3px 0"}, children=[
-        html.Span(f"{i.name} · {unit_name.get(i.unit, i.unit)}", style={"whiteSpace": "nowrap", "overflow": "hidden",
+        html.Span(f"{ctx.person(i.name)} · {unit_name.get(i.unit, i.unit)}", style={"whiteSpace": "nowrap", "overflow": "hidden",
                                                                          "textOverflow": "ellipsis"}),
         html.Span(text, style={"color": color, "whiteSpace": "nowrap"})])
         for _, i, text, color in issues[: int(ctx.options.get("limit", 4))]]
@@ -299,7 +299,7 @@ def task_list(ctx: PanelContext) -> Any:
     open_ = [t for t in s.tasks if t.state == "planned"]
     if not open_:
         return _empty(ctx, "暂无待办检查", "No checks waiting")
-    people = {i.id: i.name for i in s.inspectors}
+    people = {i.id: ctx.person(i.name) for i in s.inspectors}
     open_.sort(key=lambda t: (t.due, t.id))
     rows = []
     for t in open_[: int(ctx.options.get("limit", 6))]:
@@ -313,7 +313,7 @@ def task_list(ctx: PanelContext) -> Any:
             html.Div([html.Span(kind, style={"color": color, "marginRight": "8px", "fontSize": "16px"}),
                       _ent_name(ctx, s, t.enterprise, t.enterprise_name)], style={"fontSize": "17px", "whiteSpace": "nowrap", "overflow": "hidden",
                                                   "textOverflow": "ellipsis"}),
-            html.Div(f"{ctx.text('期限', 'due')} {t.due} · {'、'.join(people.get(i, i) for i in t.inspectors)}"
+            html.Div(f"{ctx.text('期限', 'due')} {t.due} · {ctx.text('、', ', ').join(people.get(i, i) for i in t.inspectors)}"
                      + (f" · {ctx.text('逾期', 'overdue')} {late:.0f}{ctx.text('天', ' d')}" if late > 0 else ""),
                      style={"fontSize": "16px", "color": RED if late > 0 else MUTED, "whiteSpace": "nowrap",
                             "overflow": "hidden", "textOverflow": "ellipsis"})]))

@@ -92,7 +92,7 @@ def shortfall(ctx: PanelContext) -> Any:
     rows = []
     for g in snap.gaps[:limit]:
         zh, en = TARGET_TEXT.get(g.target, (g.target, g.target))
-        who = "、".join(g.missing[:4]) + ("…" if len(g.missing) > 4 else "")
+        who = ctx.text("、", ", ").join(ctx.person(m) for m in g.missing[:4]) + ("…" if len(g.missing) > 4 else "")
         rate = g.done / g.required if g.required else 1.0
         unit = ctx.name(g.unit, g.unit_en)     # a cut name keeps its full text as a tooltip
         detail = f"{g.done}/{g.required}" + (f" · {who}" if who else "")
