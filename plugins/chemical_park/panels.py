@@ -38,7 +38,8 @@ def td(children: Any = None, style: dict[str, Any] | None = None, **more: Any) -
 
 
 def th(children: Any = None, style: dict[str, Any] | None = None, **more: Any) -> html.Th:
-    return html.Th(children, style={**PAD, **(style or {}), **more})
+    # a head is one line: a narrow column never breaks "Grade" or "Downwind" mid-word
+    return html.Th(children, style={**PAD, "whiteSpace": "nowrap", **(style or {}), **more})
 
 
 def _model() -> ParkModel:
@@ -108,7 +109,7 @@ def threat_summary(ctx: PanelContext) -> Any:
             td([html.Div((LEVEL_EN if lang == "en" else LEVEL_ZH)[z.level]),
                      html.Div(f"≥ {z.loc_ppm:g} ppm", style={"fontSize": "16px"})],
                     style={"color": LEVEL_COLOR[z.level], "fontWeight": 700, "whiteSpace": "nowrap"}),
-            td(dist, **{"whiteSpace": "nowrap"}), td(f"{sit.people_in(z.level):,}"),
+            td(dist, **{"whiteSpace": "nowrap"}), td(f"{sit.people_in(z.level):,}", **{"whiteSpace": "nowrap"}),
             td(names or "–", **{"fontSize": "16px"})]))
     ev = plume.evacuation(sit.plume)
     cz = lambda b: plume.compass(b, lang)  # noqa: E731

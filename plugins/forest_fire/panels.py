@@ -184,7 +184,8 @@ def wall(ctx: PanelContext) -> Any:
         zh, en = STATE_TEXT.get(state, (state, state))
         rows.append(html.Tr([
             html.Td(c.label(ctx.lang), title=c.label(ctx.lang),
-                    style={"whiteSpace": "nowrap", "overflow": "hidden", "maxWidth": "150px", "textOverflow": "ellipsis"}),
+                    style={"whiteSpace": "nowrap", "overflow": "hidden", "maxWidth": "0", "width": "40%",
+                           "textOverflow": "ellipsis"}),   # the name takes what the other columns leave
             html.Td(ctx.text(zh, en), style={"color": STATE_COLORS.get(state, "#8a96a8")}),
             html.Td(f"{c.bearing_deg:.0f}°/{c.fov_deg:.0f}°"),
             html.Td(f"{c.interval_s:g}s"),
@@ -196,8 +197,8 @@ def wall(ctx: PanelContext) -> Any:
         ("间隔", "Every", "Frame interval"), ("帧", "Frames", "Frames read"), ("坏帧", "Bad", "Bad frames"),
         ("重连", "Recon.", "Reconnections"))])
     table = html.Table([html.Thead(head), html.Tbody(rows)], className="ff-cams", style={
-        "width": "100%", "fontSize": "16px", "marginTop": "10px", "borderCollapse": "collapse", "textAlign": "left",
-        "whiteSpace": "nowrap"})
+        "width": "100%", "fontSize": "16px", "marginTop": "10px", "borderCollapse": "separate", "borderSpacing": "6px 2px",
+        "textAlign": "left", "whiteSpace": "nowrap"})
     return html.Div(style={"height": "100%", "overflow": "hidden"}, children=[
         note,
         html.Div(tiles, className="ff-wall", style={"display": "grid", "gap": "8px",
